@@ -1,0 +1,7 @@
+/* The `viridian` subcommands, one file each in src/cli/, listed in main.c's table. */
+#ifndef VIRIDIAN_CLI_COMMANDS_H
+#define VIRIDIAN_CLI_COMMANDS_H
+
+int cli_run(int argc, char **argv);
+
+#endif
