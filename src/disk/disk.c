@@ -1,0 +1,221 @@
+/* Format-independent part of the disk library: the format table, detection, the parent
+ * chain, bounds checks, and dispatch to the format. */
+#include "disk/disk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Probe order matters: raw accepts anything, so it is last. */
+static const struct disk_format *const formats[] = {
+    NULL, /* formats are added here, one line each */
+};
+
+static const struct disk_format *format_by_id(enum disk_format_id id)
+{
+    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+        if (formats[i] && formats[i]->id == id)
+            return formats[i];
+    return NULL;
+}
+
+static void set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(char *err, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, DISK_ERR_LEN, fmt, ap);
+    va_end(ap);
+}
+
+const char *disk_format_name(enum disk_format_id id)
+{
+    switch (id) {
+    case DISK_FORMAT_RAW: return "raw";
+    case DISK_FORMAT_VHD: return "vhd";
+    case DISK_FORMAT_VHDX: return "vhdx";
+    default: return "auto";
+    }
+}
+
+enum disk_format_id disk_format_from_name(const char *name)
+{
+    if (!strcasecmp(name, "raw") || !strcasecmp(name, "img"))
+        return DISK_FORMAT_RAW;
+    if (!strcasecmp(name, "vhd") || !strcasecmp(name, "vpc"))
+        return DISK_FORMAT_VHD;
+    if (!strcasecmp(name, "vhdx"))
+        return DISK_FORMAT_VHDX;
+    return DISK_FORMAT_AUTO;
+}
+
+enum disk_format_id disk_format_from_extension(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    const char *slash = strrchr(path, '/');
+    if (!dot || (slash && dot < slash))
+        return DISK_FORMAT_AUTO;
+    return disk_format_from_name(dot + 1);
+}
+
+int disk_open(const char *path, enum disk_format_id fmt, unsigned flags,
+              struct disk **out, char err[DISK_ERR_LEN])
+{
+    struct stat st;
+    struct disk *d;
+    int fd, rc;
+
+    *out = NULL;
+    fd = open(path, ((flags & DISK_OPEN_RDONLY) ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    if (fd < 0) {
+        rc = -errno;
+        set_err(err, "%s: %s", path, strerror(errno));
+        return rc;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        set_err(err, "%s: not a regular file", path);
+        close(fd);
+        return -EINVAL;
+    }
+
+    const struct disk_format *f = NULL;
+    if (fmt != DISK_FORMAT_AUTO) {
+        f = format_by_id(fmt);
+    } else {
+        for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]) && !f; i++)
+            if (formats[i] && formats[i]->probe(fd, (uint64_t)st.st_size))
+                f = formats[i];
+    }
+    if (!f) {
+        set_err(err, "%s: not a disk image in a format this build reads", path);
+        close(fd);
+        return -EINVAL;
+    }
+
+    d = calloc(1, sizeof(*d));
+    if (!d || !(d->path = strdup(path))) {
+        free(d);
+        close(fd);
+        set_err(err, "%s: out of memory", path);
+        return -ENOMEM;
+    }
+    d->fmt = f;
+    d->fd = fd;
+    d->flags = flags;
+    d->info.format = f->id;
+    d->info.file_size = (uint64_t)st.st_size;
+    d->info.allocated_bytes = (uint64_t)st.st_blocks * 512;
+    rc = f->open(d, err);
+    if (rc < 0) {
+        close(fd);
+        free(d->path);
+        free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+void disk_close(struct disk *d)
+{
+    if (!d)
+        return;
+    d->fmt->close(d);
+    disk_close(d->parent);
+    close(d->fd);
+    free(d->path);
+    free(d);
+}
+
+int disk_create(const char *path, const struct disk_create_opts *opts, char err[DISK_ERR_LEN])
+{
+    struct disk_create_opts o = *opts;
+    if (o.format == DISK_FORMAT_AUTO)
+        o.format = disk_format_from_extension(path);
+    if (o.format == DISK_FORMAT_AUTO) {
+        set_err(err, "%s: cannot tell the format from the name; use .vhdx, .vhd, .img or --format", path);
+        return -EINVAL;
+    }
+    const struct disk_format *f = format_by_id(o.format);
+    if (!f || !f->create) {
+        set_err(err, "%s: this build cannot create %s images", path, disk_format_name(o.format));
+        return -ENOTSUP;
+    }
+    return f->create(path, &o, err);
+}
+
+static int check_range(struct disk *d, uint64_t off, uint64_t len)
+{
+    if (off > d->info.virtual_size || len > d->info.virtual_size - off) {
+        snprintf(d->err, sizeof(d->err), "%s: access at %llu+%llu beyond the end (%llu)", d->path,
+                 (unsigned long long)off, (unsigned long long)len,
+                 (unsigned long long)d->info.virtual_size);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int check_writable(struct disk *d)
+{
+    if (d->flags & DISK_OPEN_RDONLY) {
+        snprintf(d->err, sizeof(d->err), "%s: opened read-only", d->path);
+        return -EROFS;
+    }
+    return 0;
+}
+
+int disk_read(struct disk *d, uint64_t off, void *buf, size_t len)
+{
+    int rc = check_range(d, off, len);
+    return rc ? rc : d->fmt->read(d, off, buf, len);
+}
+
+int disk_write(struct disk *d, uint64_t off, const void *buf, size_t len)
+{
+    int rc = check_range(d, off, len);
+    if (!rc)
+        rc = check_writable(d);
+    return rc ? rc : d->fmt->write(d, off, buf, len);
+}
+
+int disk_discard(struct disk *d, uint64_t off, uint64_t len)
+{
+    int rc = check_range(d, off, len);
+    if (!rc)
+        rc = check_writable(d);
+    if (rc)
+        return rc;
+    return d->fmt->discard ? d->fmt->discard(d, off, len) : 0;
+}
+
+int disk_flush(struct disk *d)
+{
+    if (d->flags & DISK_OPEN_RDONLY)
+        return 0;
+    return d->fmt->flush(d);
+}
+
+int disk_extent(struct disk *d, uint64_t off, uint64_t len, uint64_t *extent_len)
+{
+    int rc = check_range(d, off, len);
+    if (rc)
+        return rc;
+    if (!d->fmt->extent) {
+        *extent_len = len;
+        return DISK_EXTENT_DATA;
+    }
+    return d->fmt->extent(d, off, len, extent_len);
+}
+
+const char *disk_last_error(const struct disk *d)
+{
+    return d->err;
+}
