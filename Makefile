@@ -11,7 +11,7 @@ CC       ?= gcc
 FUZZCC   ?= clang
 CSTD      = -std=c17 -D_GNU_SOURCE
 WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-            -Wno-unused-parameter -Wvla -Wformat=2
+            -Wno-unused-parameter -Wvla -Wformat=2 -Wno-format-truncation
 INCLUDES  = -Isrc
 LIBS      = -llz4 -llzma -lzstd -lz -luring -lpthread
 OPT       = -O2 -g
