@@ -118,6 +118,11 @@ static void *vcpu_thread(void *arg)
         if (ioctl(v->fd, KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 v->run->immediate_exit = 0;
+                if (vlog_debug_enabled()) {
+                    struct kvm_regs regs;
+                    if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
+                        vlog_debug("vCPU %d at rip=0x%llx", v->index, (unsigned long long)regs.rip);
+                }
                 continue;
             }
             snprintf(vm->error, sizeof(vm->error), "vCPU %d: KVM_RUN failed: %s", v->index,

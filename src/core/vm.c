@@ -134,7 +134,9 @@ static int vm_setup_platform(struct vm *vm)
     ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap); /* VMX only; harmless elsewhere */
     if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
         return vm_fail(vm, "cannot create the in-kernel interrupt controllers: %s", strerror(errno));
-    struct kvm_pit_config pit = { .flags = 0 };
+    /* SPEAKER_DUMMY: KVM also serves port 0x61, whose bit 5 (PIT channel 2 output) the
+     * guest polls to calibrate the TSC. */
+    struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
     if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
         return vm_fail(vm, "cannot create the in-kernel PIT: %s", strerror(errno));
 
@@ -146,7 +148,8 @@ static int vm_setup_platform(struct vm *vm)
         io_bus_register(&vm->pio, RTC_PORT, 2, rtc_io, &vm->rtc) < 0 ||
         io_bus_register(&vm->pio, ACPI_PM1_EVT_PORT, 12, acpi_pm_io, &vm->pm) < 0 ||
         io_bus_register(&vm->pio, ACPI_RESET_PORT, 1, acpi_pm_reset_io, &vm->pm) < 0 ||
-        io_bus_register(&vm->pio, I8042_DATA_PORT, 5, i8042_io, &vm->machine) < 0)
+        io_bus_register(&vm->pio, I8042_DATA_PORT, 1, i8042_data_io, &vm->machine) < 0 ||
+        io_bus_register(&vm->pio, I8042_CMD_PORT, 1, i8042_cmd_io, &vm->machine) < 0)
         return vm_fail(vm, "device port ranges overlap");
     return 0;
 }
@@ -202,8 +205,15 @@ static void vm_wait(struct vm *vm, int sig_fd)
         fds[n++] = (struct pollfd){ .fd = vm->wake_fd, .events = POLLIN };
         fds[n++] = (struct pollfd){ .fd = sig_fd, .events = POLLIN };
         int ncons = console_pollfds(vm->console, fds + n, 8 - n);
-        if (poll(fds, (nfds_t)(n + ncons), -1) < 0 && errno != EINTR)
+        /* with VIRIDIAN_DEBUG, every 2 s each vCPU reports where it is */
+        int ready = poll(fds, (nfds_t)(n + ncons), vlog_debug_enabled() ? 2000 : -1);
+        if (ready < 0 && errno != EINTR)
             break;
+        if (ready == 0) {
+            for (int i = 0; i < vm->nvcpus; i++)
+                vcpu_kick(&vm->vcpus[i]);
+            continue;
+        }
         if (fds[1].revents) {
             struct signalfd_siginfo si;
             if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
