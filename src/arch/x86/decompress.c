@@ -62,6 +62,8 @@ static int outbuf_reserve(struct outbuf *o, size_t more)
     size_t cap = o->cap ? o->cap : (16u << 20);
     while (cap < o->len + more)
         cap = cap > o->max / 2 ? o->max : cap * 2;
+    if (cap > o->max)
+        cap = o->max; /* the decoders never see room beyond the bound */
     uint8_t *n = realloc(o->data, cap);
     if (!n)
         return -1;
