@@ -1,0 +1,69 @@
+# Helpers for batch scripts that run INSIDE the lab (busybox sh). lab_batch (lib.sh)
+# puts this file at /lab/inlab.sh; a batch script starts with `. /lab/inlab.sh`.
+# shellcheck shell=sh
+#
+#   pass NAME | fail NAME WHY | skip NAME WHY      one result line each
+#   check NAME CMD...                              PASS when CMD exits 0
+#   guest_run VMM OUT SECS SCRIPT [VMM-ARG]...     boots the default guest under VMM
+#       (viridian or qemu), the guest running the sh script file SCRIPT; the console goes
+#       to file OUT; returns the VMM's exit status (124 if killed after SECS seconds)
+#   guest_has OUT TEXT                             true when OUT has a line containing TEXT
+#   guest_status OUT                               prints the guest script's exit status
+#
+# The guest prints these lines (tools/guest-files/init):
+#   VIRIDIAN-GUEST: init reached
+#   VIRIDIAN-GUEST: module NAME loaded | VIRIDIAN-GUEST: module NAME failed: WHY
+#   VIRIDIAN-GUEST: script exit status N
+#   VIRIDIAN-GUEST: powering off
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: ${2:-}"; }
+skip() { echo "SKIP $1: ${2:-}"; }
+check() {
+    _name=$1; shift
+    if _out=$("$@" 2>&1); then pass "$_name"; else fail "$_name" "$(echo "$_out" | tail -n 3 | tr '\n' ' ')"; fi
+}
+
+GUEST_KERNEL=/guest/vmlinuz
+GUEST_INITRD=/guest/initrd.img
+GUEST_CMDLINE=$(cat /guest/cmdline 2>/dev/null)
+GUEST_MEMORY=512M
+GUEST_CPUS=2
+
+# guest_initrd SCRIPT OUT: the default initrd plus a cpio holding SCRIPT as
+# /etc/viridian/script.sh (the kernel unpacks concatenated archives in order).
+guest_initrd() {
+    _d=$(mktemp -d)
+    mkdir -p "$_d/etc/viridian"
+    cp "$1" "$_d/etc/viridian/script.sh"
+    cat "$GUEST_INITRD" > "$2"
+    (cd "$_d" && find etc | cpio -o -H newc 2>/dev/null) >> "$2"
+    rm -rf "$_d"
+}
+
+guest_run() {
+    _vmm=$1 _out=$2 _secs=$3 _script=$4; shift 4
+    _initrd=$(mktemp /tmp/initrd-XXXXXX)
+    guest_initrd "$_script" "$_initrd"
+    case $_vmm in
+        viridian)
+            timeout "$_secs" "${VIRIDIAN:-viridian}" run --kernel "$GUEST_KERNEL" --initrd "$_initrd" \
+                --cmdline "$GUEST_CMDLINE" --memory "$GUEST_MEMORY" --cpus "$GUEST_CPUS" "$@" \
+                > "$_out" 2>&1 < /dev/null ;;
+        qemu)
+            timeout "$_secs" qemu-system-x86_64 -accel kvm -cpu host -m "$GUEST_MEMORY" -smp "$GUEST_CPUS" \
+                -kernel "$GUEST_KERNEL" -initrd "$_initrd" -append "$GUEST_CMDLINE" \
+                -nodefaults -display none -monitor none -serial stdio -no-reboot "$@" \
+                > "$_out" 2>&1 < /dev/null ;;
+        *) echo "guest_run: unknown VMM $_vmm" > "$_out"; rm -f "$_initrd"; return 2 ;;
+    esac
+    _rc=$?
+    # busybox timeout reports a kill as 128+SIGTERM; make it the usual 124.
+    [ $_rc = 143 ] && _rc=124
+    rm -f "$_initrd"
+    return $_rc
+}
+
+guest_has() { grep -qF -- "$2" "$1"; }
+
+guest_status() { sed -n 's/.*VIRIDIAN-GUEST: script exit status \([0-9]*\).*/\1/p' "$1" | tail -n 1; }
