@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/vm_hv.h"
 
 #define SIG_VCPU_KICK SIGUSR1
 
@@ -25,7 +26,7 @@ void vcpu_signals_init(void)
     sigaction(SIG_VCPU_KICK, &sa, NULL); /* no SA_RESTART: KVM_RUN returns EINTR */
 }
 
-int vcpu_create(struct vm *vm, struct vcpu *v, int index, const struct kvm_cpuid2 *cpuid)
+int vcpu_create(struct vm *vm, struct vcpu *v, int index)
 {
     memset(v, 0, sizeof(*v));
     v->vm = vm;
@@ -39,10 +40,6 @@ int vcpu_create(struct vm *vm, struct vcpu *v, int index, const struct kvm_cpuid
     if (v->run == MAP_FAILED) {
         v->run = NULL;
         snprintf(vm->error, sizeof(vm->error), "cannot map vCPU %d: %s", index, strerror(errno));
-        return -1;
-    }
-    if (ioctl(v->fd, KVM_SET_CPUID2, cpuid) < 0) {
-        snprintf(vm->error, sizeof(vm->error), "cannot set CPUID of vCPU %d: %s", index, strerror(errno));
         return -1;
     }
     return 0;
@@ -132,7 +129,12 @@ static void *vcpu_thread(void *arg)
         }
         switch (v->run->exit_reason) {
         case KVM_EXIT_IO:
-            vcpu_handle_io(v);
+            if (!vm_hv_handle_io(v))
+                vcpu_handle_io(v);
+            break;
+        case KVM_EXIT_X86_RDMSR:
+        case KVM_EXIT_X86_WRMSR:
+            vm_hv_handle_msr(v);
             break;
         case KVM_EXIT_MMIO:
             vcpu_handle_mmio(v);

@@ -5,9 +5,8 @@
 #include "arch/x86/boot.h"
 #include "core/vm.h"
 
-struct kvm_cpuid2;
 
-int vcpu_create(struct vm *vm, struct vcpu *v, int index, const struct kvm_cpuid2 *cpuid);
+int vcpu_create(struct vm *vm, struct vcpu *v, int index);
 /* Puts the boot processor at the kernel's 64-bit entry. */
 int vcpu_set_boot_state(struct vcpu *v, const struct boot_entry *entry);
 int vcpu_start(struct vcpu *v);

@@ -18,12 +18,13 @@
 #include <unistd.h>
 
 #include "arch/x86/acpi.h"
+#include "arch/x86/acpi_vmbus.h"
 #include "arch/x86/boot.h"
-#include "arch/x86/cpuid.h"
 #include "arch/x86/e820.h"
 #include "arch/x86/layout.h"
 #include "core/log.h"
 #include "core/vcpu.h"
+#include "core/vm_hv.h"
 #include "dev/i8042.h"
 
 #define TSS_ADDR 0xfffbd000ull
@@ -157,7 +158,7 @@ static int vm_setup_platform(struct vm *vm)
 static int vm_load_guest(struct vm *vm, struct boot_entry *entry)
 {
     char err[KERNEL_ERR_LEN];
-    struct acpi_config acpi = { .cpus = vm->nvcpus };
+    struct acpi_config acpi = { .cpus = vm->nvcpus, .add_devices = acpi_add_vmbus };
     uint64_t rsdp = acpi_build(gmem_ptr(&vm->mem, GPA_ACPI, ACPI_AREA_SIZE), ACPI_AREA_SIZE,
                                GPA_ACPI, &acpi);
     if (!rsdp)
@@ -174,26 +175,19 @@ static int vm_load_guest(struct vm *vm, struct boot_entry *entry)
 
 static int vm_create_vcpus(struct vm *vm, const struct boot_entry *entry)
 {
-    struct kvm_cpuid2 *base = cpuid_supported(vm->kvm_fd);
-    if (!base)
-        return vm_fail(vm, "cannot read the CPUID features KVM supports: %s", strerror(errno));
     vm->vcpus = calloc((size_t)vm->nvcpus, sizeof(*vm->vcpus));
-    if (!vm->vcpus) {
-        free(base);
+    if (!vm->vcpus)
         return vm_fail(vm, "out of memory");
-    }
     for (int i = 0; i < vm->nvcpus; i++)
         vm->vcpus[i].fd = -1;
-    int rc = 0;
-    for (int i = 0; i < vm->nvcpus && rc == 0; i++) {
-        struct kvm_cpuid2 *c = cpuid_for_vcpu(base, i, vm->nvcpus);
-        rc = c ? vcpu_create(vm, &vm->vcpus[i], i, c) : vm_fail(vm, "out of memory");
-        free(c);
-    }
-    free(base);
-    if (rc == 0 && vcpu_set_boot_state(&vm->vcpus[0], entry) < 0)
-        rc = vm_fail(vm, "cannot set the boot processor's state: %s", strerror(errno));
-    return rc;
+    for (int i = 0; i < vm->nvcpus; i++)
+        if (vcpu_create(vm, &vm->vcpus[i], i) < 0)
+            return -1;
+    if (vm_hv_setup(vm) < 0)
+        return -1;
+    if (vcpu_set_boot_state(&vm->vcpus[0], entry) < 0)
+        return vm_fail(vm, "cannot set the boot processor's state: %s", strerror(errno));
+    return 0;
 }
 
 /* The main thread waits here: console I/O, SIGINT/SIGTERM, and the stop event. */
@@ -232,6 +226,7 @@ static void vm_destroy(struct vm *vm)
             vcpu_destroy(&vm->vcpus[i]);
         free(vm->vcpus);
     }
+    vm_hv_destroy(vm);
     if (vm->vm_fd >= 0)
         close(vm->vm_fd);
     if (vm->ram_low)

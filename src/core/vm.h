@@ -18,6 +18,8 @@
 #include "dev/uart.h"
 
 struct vm;
+struct hv_partition;
+struct vmbus_host;
 
 struct vcpu {
     struct vm *vm;
@@ -41,6 +43,8 @@ struct vm {
     struct uart uart;
     struct rtc rtc;
     struct acpi_pm pm;
+    struct hv_partition *hv;
+    struct vmbus_host *vmbus;
     int nvcpus;
     struct vcpu *vcpus;
     _Atomic int stop_reason;

@@ -33,9 +33,10 @@ static unsigned bits_for(unsigned count)
     return b;
 }
 
-struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *base, int index, int count)
+struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *base, int index, int count,
+                                  const struct hv_cpuid_leaf *leaves, int nleaves)
 {
-    size_t size = sizeof(*base) + base->nent * sizeof(base->entries[0]);
+    size_t size = sizeof(*base) + (base->nent + (size_t)nleaves) * sizeof(base->entries[0]);
     struct kvm_cpuid2 *c = malloc(size);
     if (!c)
         return NULL;
@@ -77,5 +78,10 @@ struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *base, int index, int 
         }
         c->entries[c->nent++] = e;
     }
+    for (int i = 0; i < nleaves; i++)
+        c->entries[c->nent++] = (struct kvm_cpuid_entry2){
+            .function = leaves[i].function, .index = leaves[i].index,
+            .eax = leaves[i].eax, .ebx = leaves[i].ebx, .ecx = leaves[i].ecx, .edx = leaves[i].edx,
+        };
     return c;
 }

@@ -6,7 +6,8 @@
  *   0x0002_0000  kernel command line (up to 64 KiB)
  *   0x0009_fc00  reserved (EBDA) up to 1 MiB; ACPI tables at 0xe0000
  *   0x0010_0000  RAM up to min(memory, 3 GiB); kernel at its ELF physical address
- *   0xc000_0000  MMIO hole: VMBus MMIO, IOAPIC at 0xfec00000, LAPIC at 0xfee00000
+ *   0xc000_0000  MMIO hole: VMBus MMIO (0xc0000000-0xefffffff, for synthetic video and
+ *                vPCI), IOAPIC at 0xfec00000, LAPIC at 0xfee00000
  *   4 GiB        the rest of RAM
  */
 #ifndef VIRIDIAN_ARCH_X86_LAYOUT_H
@@ -25,6 +26,8 @@
 #define ACPI_AREA_SIZE      0x20000ull
 #define GPA_HIGH_MEM        0x100000ull
 #define GPA_MMIO_HOLE       0xc0000000ull
+#define GPA_VMBUS_MMIO      0xc0000000ull
+#define VMBUS_MMIO_SIZE     0x30000000ull
 #define GPA_IOAPIC          0xfec00000ull
 #define GPA_LAPIC           0xfee00000ull
 #define GPA_4G              0x100000000ull
