@@ -13,6 +13,7 @@
 #include "arch/x86/kernel_image.h"
 #include "cli/commands.h"
 #include "cli/run_options.h"
+#include "core/control.h"
 #include "core/kvm_host.h"
 #include "core/log.h"
 #include "core/size.h"
@@ -128,7 +129,20 @@ int cli_run(int argc, char **argv)
         status = RUN_EXIT_USAGE;
         goto out;
     }
-    status = exit_status_for(vm_run_config(kvm_fd, &cfg, &console));
+    struct control_server control;
+    char path[256];
+    if (cfg.control)
+        snprintf(path, sizeof(path), "%s", cfg.control);
+    else
+        control_socket_path(cfg.name, path, sizeof(path));
+    if (control_start(&control, cfg.name, path, err, sizeof(err)) < 0) {
+        vlog_error("%s", err);
+        console_close(&console);
+        status = RUN_EXIT_USAGE;
+        goto out;
+    }
+    status = exit_status_for(vm_run_config(kvm_fd, &cfg, &console, &control));
+    control_stop(&control);
     console_close(&console);
 out:
     if (kvm_fd >= 0)

@@ -22,6 +22,7 @@
 #include "arch/x86/boot.h"
 #include "arch/x86/e820.h"
 #include "arch/x86/layout.h"
+#include "core/control.h"
 #include "core/log.h"
 #include "core/vcpu.h"
 #include "core/vm_hv.h"
@@ -239,7 +240,8 @@ static void vm_destroy(struct vm *vm)
 
 /* One boot, from an empty partition to a stop. */
 static enum vm_stop_reason vm_boot_once(int kvm_fd, const struct vm_config *cfg,
-                                        struct console *console, int sig_fd)
+                                        struct console *console, struct control_server *control,
+                                        int sig_fd)
 {
     struct vm *vm = calloc(1, sizeof(*vm));
     struct boot_entry entry;
@@ -277,7 +279,9 @@ static enum vm_stop_reason vm_boot_once(int kvm_fd, const struct vm_config *cfg,
                 break;
             }
         }
+        control_attach(control, vm);
         vm_wait(vm, sig_fd);
+        control_detach(control);
         why = (enum vm_stop_reason)atomic_load(&vm->stop_reason);
         if (why == VM_STOP_GUEST_ERROR || why == VM_STOP_VMM_ERROR)
             vlog_error("%s%s", why == VM_STOP_GUEST_ERROR ? "the guest stopped: " : "", vm->error);
@@ -289,7 +293,8 @@ static enum vm_stop_reason vm_boot_once(int kvm_fd, const struct vm_config *cfg,
     return why;
 }
 
-enum vm_stop_reason vm_run_config(int kvm_fd, const struct vm_config *cfg, struct console *console)
+enum vm_stop_reason vm_run_config(int kvm_fd, const struct vm_config *cfg, struct console *console,
+                                  struct control_server *control)
 {
     sigset_t set;
     enum vm_stop_reason why;
@@ -303,7 +308,7 @@ enum vm_stop_reason vm_run_config(int kvm_fd, const struct vm_config *cfg, struc
     int sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
 
     do {
-        why = vm_boot_once(kvm_fd, cfg, console, sig_fd);
+        why = vm_boot_once(kvm_fd, cfg, console, control, sig_fd);
         if (why == VM_STOP_RESET && cfg->on_reboot == REBOOT_RESTART)
             vlog_debug("guest reboot: restarting the partition");
     } while (why == VM_STOP_RESET && cfg->on_reboot == REBOOT_RESTART);

@@ -56,7 +56,9 @@ struct vm {
 /* Boots the configured kernel, restarting on guest reboot when configured to, until
  * the guest powers off or something ends the run. Returns the stop reason; for errors
  * a message has been printed. */
-enum vm_stop_reason vm_run_config(int kvm_fd, const struct vm_config *cfg, struct console *console);
+struct control_server;
+enum vm_stop_reason vm_run_config(int kvm_fd, const struct vm_config *cfg, struct console *console,
+                                  struct control_server *control);
 
 /* Stops the VM from any thread; the first reason wins. */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason why);

@@ -20,6 +20,8 @@ struct vm_config {
     uint64_t memory;
     int cpus;
     const char *console;    /* console spec, see core/console.h */
+    const char *name;       /* the VM's name: its control socket is named after it */
+    const char *control;    /* control socket path, overriding the one from the name */
     enum reboot_action on_reboot;
     /* loaded and validated once, before the host is touched; reused on reboot */
     const struct kernel_image *kernel_image;
