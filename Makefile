@@ -11,7 +11,7 @@ CC       ?= gcc
 FUZZCC   ?= clang
 CSTD      = -std=c17 -D_GNU_SOURCE
 WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-            -Wno-unused-parameter -Wvla -Wformat=2
+            -Wno-unused-parameter -Wvla -Wformat=2 -Wno-format-truncation
 INCLUDES  = -Isrc
 LIBS      = -llz4 -llzma -lzstd -lz -luring -lpthread
 OPT       = -O2 -g
@@ -23,13 +23,17 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
 FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
 HDRS      := $(wildcard src/*/*.h src/*/*/*.h tests/unit/*.h)
 
+# `make V=1` shows the full commands
+Q = $(if $(V),,@)
+
 .PHONY: all viridian asan fuzz unit run check test deps guest clean
 all: build/viridian
 
 # --- shipped build -------------------------------------------------------------------
 build/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(OPT) $(INCLUDES) -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CSTD) $(WARN) $(OPT) $(INCLUDES) -c $< -o $@
 
 build/libviridian.a: $(LIB_SRCS:%.c=build/obj/%.o)
 	@rm -f $@
@@ -41,7 +45,8 @@ build/viridian: build/obj/$(CLI_MAIN:.c=.o) build/libviridian.a
 # --- sanitizer build and unit tests ----------------------------------------------------
 build-asan/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(INCLUDES) -Itests/unit -c $< -o $@
+	@echo "  CC-SAN  $<"
+	$(Q)$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(INCLUDES) -Itests/unit -c $< -o $@
 
 build-asan/libviridian.a: $(LIB_SRCS:%.c=build-asan/obj/%.o)
 	@rm -f $@
@@ -62,7 +67,8 @@ FUZZFLAGS = $(CSTD) -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
             -fno-sanitize-recover=undefined -Wall -Werror -Wno-unused-parameter $(INCLUDES)
 build-fuzz/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(FUZZFLAGS) -c $< -o $@
+	@echo "  CC-FUZZ $<"
+	$(Q)$(FUZZCC) $(FUZZFLAGS) -c $< -o $@
 
 build-fuzz/libviridian.a: $(LIB_SRCS:%.c=build-fuzz/obj/%.o)
 	@rm -f $@

@@ -1,0 +1,87 @@
+#include "arch/x86/cpuid.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#define HYPERVISOR_LEAVES 0x40000000u
+#define HYPERVISOR_LEAVES_END 0x4fffffffu
+
+struct kvm_cpuid2 *cpuid_supported(int kvm_fd)
+{
+    for (unsigned n = 128; n <= 4096; n *= 2) {
+        struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+        if (!c)
+            return NULL;
+        c->nent = n;
+        if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+            return c;
+        free(c);
+        if (errno != E2BIG)
+            return NULL;
+    }
+    return NULL;
+}
+
+static unsigned bits_for(unsigned count)
+{
+    unsigned b = 0;
+    while ((1u << b) < count)
+        b++;
+    return b;
+}
+
+struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *base, int index, int count,
+                                  const struct hv_cpuid_leaf *leaves, int nleaves)
+{
+    size_t size = sizeof(*base) + (base->nent + (size_t)nleaves) * sizeof(base->entries[0]);
+    struct kvm_cpuid2 *c = malloc(size);
+    if (!c)
+        return NULL;
+    c->nent = 0;
+    c->padding = 0;
+    uint32_t apic_id = (uint32_t)index;
+    unsigned core_bits = bits_for((unsigned)count);
+
+    for (uint32_t i = 0; i < base->nent; i++) {
+        struct kvm_cpuid_entry2 e = base->entries[i];
+        if (e.function >= HYPERVISOR_LEAVES && e.function <= HYPERVISOR_LEAVES_END)
+            continue;
+        switch (e.function) {
+        case 1:
+            e.ebx = (e.ebx & 0x0000ffff) | (apic_id << 24) |
+                    ((uint32_t)(count > 255 ? 255 : count) << 16);
+            e.edx |= 1u << 28;              /* HTT: the count in EBX is valid */
+            e.ecx |= 1u << 31;              /* running under a hypervisor */
+            break;
+        case 0xb:
+        case 0x1f:
+            /* level 0: SMT (one thread per core); level 1: cores in the package */
+            if (e.index == 0) {
+                e.eax = 0;
+                e.ebx = 1;
+                e.ecx = 0x100;
+            } else if (e.index == 1) {
+                e.eax = core_bits;
+                e.ebx = (uint32_t)count;
+                e.ecx = 0x201;
+            } else {
+                e.eax = e.ebx = 0;
+                e.ecx = e.index;
+            }
+            e.edx = apic_id;
+            break;
+        default:
+            break;
+        }
+        c->entries[c->nent++] = e;
+    }
+    for (int i = 0; i < nleaves; i++)
+        c->entries[c->nent++] = (struct kvm_cpuid_entry2){
+            .function = leaves[i].function, .index = leaves[i].index,
+            .eax = leaves[i].eax, .ebx = leaves[i].ebx, .ecx = leaves[i].ecx, .edx = leaves[i].edx,
+        };
+    return c;
+}

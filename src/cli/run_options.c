@@ -1,0 +1,125 @@
+#include "cli/run_options.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/x86/layout.h"
+#include "core/console.h"
+#include "core/size.h"
+
+const char run_usage[] =
+    "usage: viridian run --kernel FILE [OPTIONS]\n"
+    "\n"
+    "Creates a partition and boots a Linux kernel in it.\n"
+    "\n"
+    "  --kernel FILE        bzImage (its payload is unpacked on the host) or ELF vmlinux\n"
+    "  --initrd FILE        initial ramdisk\n"
+    "  --cmdline TEXT       kernel command line\n"
+    "  --memory SIZE        guest memory, e.g. 512M, 2G (default 512M; 16M to 1T)\n"
+    "  --cpus N             virtual processors, one host thread each (default 1)\n"
+    "  --console SPEC       stdio (default), file:PATH, socket:PATH or none\n"
+    "  --on-reboot ACTION   restart (default, as Hyper-V does) or exit\n"
+    "\n"
+    "On a terminal the console is raw; Ctrl-A x stops the VM.\n"
+    "\n"
+    "Exit status: 0 the guest powered off; 1 viridian failed; 2 bad options or input;\n"
+    "3 this host cannot run VMs (no usable KVM); 4 the guest rebooted (--on-reboot exit);\n"
+    "5 triple fault; 6 KVM could not run the guest's code; 7 stopped from the host.\n";
+
+enum { OPT_KERNEL = 1, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_CPUS, OPT_CONSOLE, OPT_ON_REBOOT, OPT_HELP };
+
+static const struct option run_long_options[] = {
+    { "kernel", required_argument, NULL, OPT_KERNEL },
+    { "initrd", required_argument, NULL, OPT_INITRD },
+    { "cmdline", required_argument, NULL, OPT_CMDLINE },
+    { "memory", required_argument, NULL, OPT_MEMORY },
+    { "cpus", required_argument, NULL, OPT_CPUS },
+    { "console", required_argument, NULL, OPT_CONSOLE },
+    { "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
+    { "help", no_argument, NULL, OPT_HELP },
+    { NULL, 0, NULL, 0 },
+};
+
+int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->memory = 512ull << 20;
+    cfg->cpus = 1;
+    cfg->console = "stdio";
+    cfg->cmdline = "console=ttyS0";
+    optind = 1;
+    opterr = 0;
+
+    for (;;) {
+        int opt = getopt_long(argc, argv, "h", run_long_options, NULL);
+        if (opt == -1)
+            break;
+        switch (opt) {
+        case OPT_KERNEL: cfg->kernel = optarg; break;
+        case OPT_INITRD: cfg->initrd = optarg; break;
+        case OPT_CMDLINE: cfg->cmdline = optarg; break;
+        case OPT_MEMORY:
+            if (size_parse(optarg, &cfg->memory) < 0) {
+                snprintf(err, errlen, "--memory: '%s' is not a size (try 512M or 2G)", optarg);
+                return -1;
+            }
+            if (cfg->memory < GUEST_MEM_MIN || cfg->memory > GUEST_MEM_MAX) {
+                snprintf(err, errlen, "--memory %s is out of range: give 16M to 1T", optarg);
+                return -1;
+            }
+            if (cfg->memory & 0xfffff) {
+                snprintf(err, errlen, "--memory %s is not a whole number of MiB", optarg);
+                return -1;
+            }
+            break;
+        case OPT_CPUS: {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end || n < 1 || n > RUN_MAX_CPUS) {
+                snprintf(err, errlen, "--cpus: '%s' is not a number of processors from 1 to %d",
+                         optarg, RUN_MAX_CPUS);
+                return -1;
+            }
+            cfg->cpus = (int)n;
+            break;
+        }
+        case OPT_CONSOLE:
+            if (!console_spec_valid(optarg)) {
+                snprintf(err, errlen, "--console: '%s' is not stdio, file:PATH, socket:PATH or none", optarg);
+                return -1;
+            }
+            cfg->console = optarg;
+            break;
+        case OPT_ON_REBOOT:
+            if (!strcmp(optarg, "restart"))
+                cfg->on_reboot = REBOOT_RESTART;
+            else if (!strcmp(optarg, "exit"))
+                cfg->on_reboot = REBOOT_EXIT;
+            else {
+                snprintf(err, errlen, "--on-reboot: '%s' is neither restart nor exit", optarg);
+                return -1;
+            }
+            break;
+        case OPT_HELP:
+        case 'h':
+            return 1;
+        default:
+            if (optopt >= OPT_KERNEL && optopt <= OPT_HELP)
+                snprintf(err, errlen, "option --%s needs a value", run_long_options[optopt - 1].name);
+            else
+                snprintf(err, errlen, "unknown option '%s' (see viridian run --help)", argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        snprintf(err, errlen, "unexpected argument '%s' (see viridian run --help)", argv[optind]);
+        return -1;
+    }
+    if (!cfg->kernel) {
+        snprintf(err, errlen, "no kernel given: use --kernel FILE");
+        return -1;
+    }
+    return 0;
+}

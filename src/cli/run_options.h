@@ -1,0 +1,28 @@
+/* `viridian run` options and exit statuses. */
+#ifndef VIRIDIAN_CLI_RUN_OPTIONS_H
+#define VIRIDIAN_CLI_RUN_OPTIONS_H
+
+#include <stddef.h>
+
+#include "core/vm_config.h"
+
+/* Exit statuses of `viridian run` (also in README.md and `viridian run --help`). */
+enum run_exit {
+    RUN_EXIT_POWEROFF = 0,      /* the guest powered off */
+    RUN_EXIT_FAILURE = 1,       /* viridian failed while running the VM */
+    RUN_EXIT_USAGE = 2,         /* bad options or input files */
+    RUN_EXIT_HOST = 3,          /* this host cannot run the VM (no usable KVM) */
+    RUN_EXIT_REBOOT = 4,        /* the guest rebooted and --on-reboot exit was given */
+    RUN_EXIT_TRIPLE_FAULT = 5,  /* the guest crashed its CPU (triple fault) */
+    RUN_EXIT_GUEST_ERROR = 6,   /* KVM could not run the guest's code */
+    RUN_EXIT_STOPPED = 7,       /* stopped from the host (signal, Ctrl-A x) */
+};
+
+#define RUN_MAX_CPUS 1024
+
+extern const char run_usage[];
+
+/* Fills cfg from argv. Returns 0, 1 when help was asked for, or -1 with a message. */
+int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,64 @@
+/* A partition: guest memory, vCPUs, the in-kernel irqchip and PIT, the platform
+ * devices, and the thread that waits for it to stop. One `struct vm` lives for one
+ * boot; a guest reboot builds a fresh one (see vm_run_config()). */
+#ifndef VIRIDIAN_CORE_VM_H
+#define VIRIDIAN_CORE_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "core/console.h"
+#include "core/guest_mem.h"
+#include "core/io_bus.h"
+#include "core/machine.h"
+#include "core/vm_config.h"
+#include "dev/acpi_pm.h"
+#include "dev/rtc.h"
+#include "dev/uart.h"
+
+struct vm;
+struct hv_partition;
+struct vmbus_host;
+
+struct vcpu {
+    struct vm *vm;
+    int index;
+    int fd;
+    struct kvm_run *run;
+    pthread_t thread;
+    int started;
+};
+
+struct vm {
+    const struct vm_config *cfg;
+    int kvm_fd, vm_fd;
+    int run_mmap_size;
+    uint8_t *ram_low, *ram_high;
+    uint64_t ram_low_size, ram_high_size;
+    struct guest_mem mem;
+    struct io_bus pio, mmio;
+    struct machine machine;
+    struct console *console;
+    struct uart uart;
+    struct rtc rtc;
+    struct acpi_pm pm;
+    struct hv_partition *hv;
+    struct vmbus_host *vmbus;
+    int nvcpus;
+    struct vcpu *vcpus;
+    _Atomic int stop_reason;
+    int wake_fd;            /* eventfd: the main loop wakes when the VM stops */
+    uint64_t start_ns;
+    char error[512];        /* why, for VM_STOP_GUEST_ERROR / VM_STOP_VMM_ERROR */
+};
+
+/* Boots the configured kernel, restarting on guest reboot when configured to, until
+ * the guest powers off or something ends the run. Returns the stop reason; for errors
+ * a message has been printed. */
+enum vm_stop_reason vm_run_config(int kvm_fd, const struct vm_config *cfg, struct console *console);
+
+/* Stops the VM from any thread; the first reason wins. */
+void vm_request_stop(struct vm *vm, enum vm_stop_reason why);
+
+#endif

@@ -1,0 +1,53 @@
+/* The VMBus host of one partition (reference §5): version negotiation, offers, GPADLs,
+ * opening/closing channels, rescind, unload; guest->host channel messages arrive by
+ * HvPostMessage on connection id 1 or 4, channel signals by HvSignalEvent on the
+ * channel's connection id (0x2000 + relid); host->guest messages go to SINT2 of the VP
+ * named in INITIATE_CONTACT, channel events to the channel's target VP.
+ *
+ * Core wiring: after hv_create(), call vmbus_create(hv, gmem, vmbus_devices,
+ * vmbus_device_count) - it installs itself as the partition's guest handlers - and
+ * vmbus_destroy() before hv_destroy(). The ACPI DSDT needs a device with
+ * _HID "VMBus" and a _CRS (reference §4). */
+#ifndef VIRIDIAN_VMBUS_VMBUS_H
+#define VIRIDIAN_VMBUS_VMBUS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/guest_mem.h"
+#include "hv/hv.h"
+#include "vmbus/vmbus_device.h"
+
+#define VMBUS_MAX_CHANNELS 256u
+
+struct vmbus_host;
+
+/* The production device table (src/vmbus/devices.c). */
+extern const struct vmbus_device_desc *const vmbus_devices[];
+extern const unsigned vmbus_device_count;
+
+/* Creates the host with one channel per descriptor (relid = index + 1) and installs it as
+ * hv's guest handlers. NULL on bad arguments (too many devices, duplicate instance). */
+struct vmbus_host *vmbus_create(struct hv_partition *hv, const struct guest_mem *gm,
+                                const struct vmbus_device_desc *const *devs, unsigned ndevs);
+void vmbus_destroy(struct vmbus_host *host);
+
+/* The channel of device number `index` (as in the table), or NULL. */
+struct vmbus_channel *vmbus_host_channel(struct vmbus_host *host, unsigned index);
+/* Host-initiated removal: closes the channel if open, sends RESCIND_CHANNELOFFER if the
+ * guest knows the channel; the relid is reused never. 0 or -1. */
+int vmbus_channel_rescind(struct vmbus_channel *ch);
+
+/* Inspection (tests, diagnostics). */
+bool vmbus_host_connected(struct vmbus_host *host);
+uint32_t vmbus_host_version(struct vmbus_host *host);
+bool vmbus_channel_is_open(struct vmbus_channel *ch);
+unsigned vmbus_host_gpadl_count(struct vmbus_host *host);
+
+/* The hv_guest_handlers entry points (exported for the fuzz targets). */
+uint16_t vmbus_handle_post_message(void *host, uint32_t vp, uint32_t connection_id,
+                                   uint32_t message_type, const void *payload, uint32_t size);
+uint16_t vmbus_handle_signal_event(void *host, uint32_t vp, uint32_t connection_id,
+                                   uint16_t flag);
+
+#endif

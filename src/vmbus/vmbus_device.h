@@ -1,0 +1,89 @@
+/* The device (VSP) side of the VMBus host. A VSP is one file that defines a
+ * `struct vmbus_device_desc` and adds it to the table in src/vmbus/devices.c.
+ *
+ * Life of a channel: the host offers every registered device when the guest asks
+ * (REQUESTOFFERS). When the guest opens the channel the host validates the ring GPADL
+ * and calls desc->open(); from then on guest signals reach the device: either
+ * desc->on_packet() once per packet (the host drains the guest->host ring, with the
+ * interrupt mask / re-check protocol), or, if set instead, desc->on_signal() and the
+ * device reads with vmbus_channel_recv(). desc->close() is called when the guest closes
+ * the channel, tears down its ring GPADL, unloads VMBus, the channel is rescinded, or a
+ * corrupt ring closes it.
+ *
+ * Threading: all callbacks run with the VMBus host's (recursive) lock held, on the vCPU
+ * thread that made the hypercall; they must not block. Every vmbus_channel_* function
+ * takes the same lock, so a device may also call them from its own thread (e.g. to
+ * complete I/O). */
+#ifndef VIRIDIAN_VMBUS_DEVICE_H
+#define VIRIDIAN_VMBUS_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/guest_mem.h"
+#include "vmbus/gpadl.h"
+#include "vmbus/vmbus_proto.h"
+
+struct vmbus_channel;
+
+/* One packet read from the guest->host ring; pointers valid during the callback only. */
+struct vmbus_packet {
+    uint16_t type;     /* enum vmbus_packet_type */
+    uint16_t flags;    /* VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED */
+    uint64_t trans_id;
+    const uint8_t *raw; /* whole packet from the descriptor on (for GPA-direct ranges) */
+    uint32_t raw_len;
+    const uint8_t *data; /* payload at offset8 * 8 */
+    uint32_t data_len;
+};
+
+struct vmbus_device_desc {
+    const char *name;
+    struct vmbus_guid if_type;     /* class GUID, selects the guest driver */
+    struct vmbus_guid if_instance; /* unique per device */
+    uint16_t chn_flags;            /* offer flags, e.g. VMBUS_CHANNEL_NAMED_PIPE_MODE */
+    uint16_t mmio_megabytes;       /* offer mmio_megabytes (hyperv_fb: VRAM size) */
+    const uint8_t *offer_user_def; /* 120 bytes of offer user data, or NULL */
+    uint16_t max_subchannels;      /* reserved: sub-channels are not implemented yet */
+    uint32_t max_pkt_size;         /* largest guest->host packet accepted; 0 = 16384 */
+    void *ctx;                     /* device context, vmbus_channel_device_ctx() */
+
+    /* Guest opened the channel; userdata = OPENCHANNEL's 120 bytes. 0 = accept. */
+    int (*open)(struct vmbus_channel *ch, const uint8_t *userdata);
+    void (*close)(struct vmbus_channel *ch);
+    void (*on_packet)(struct vmbus_channel *ch, const struct vmbus_packet *pkt);
+    void (*on_signal)(struct vmbus_channel *ch);
+    /* Optional: a send that returned -EAGAIN can now be retried. */
+    void (*on_writable)(struct vmbus_channel *ch);
+};
+
+/* Sends one packet to the guest (host->guest ring): descriptor {type, offset8 = 2,
+ * len8, flags, trans_id} + data + padding + trailer; signals the guest per the ring
+ * rules. 0; -EAGAIN when the ring is full (pending_send_sz is set and on_writable will be
+ * called when the guest has made room); -EPIPE when the channel is not open;
+ * -EINVAL for bad arguments. */
+int vmbus_channel_send(struct vmbus_channel *ch, uint16_t type, uint16_t flags,
+                       uint64_t trans_id, const void *data, uint32_t len);
+/* Same with a type-specific header between descriptor and payload (e.g. a transfer-page
+ * header); hdr_len must be a multiple of 8, offset8 = (16 + hdr_len) / 8. */
+int vmbus_channel_send_ext(struct vmbus_channel *ch, uint16_t type, uint16_t flags,
+                           uint64_t trans_id, const void *hdr, uint32_t hdr_len,
+                           const void *data, uint32_t len);
+/* For on_signal devices: reads and consumes the next packet into buf. 1 = got one,
+ * 0 = ring empty, -1 = ring corrupt (the channel has been closed) or packet too big. */
+int vmbus_channel_recv(struct vmbus_channel *ch, void *buf, uint32_t cap,
+                       struct vmbus_packet *pkt);
+/* Signal the guest for this channel regardless of ring state. */
+void vmbus_channel_signal(struct vmbus_channel *ch);
+
+void *vmbus_channel_device_ctx(const struct vmbus_channel *ch);
+void vmbus_channel_set_priv(struct vmbus_channel *ch, void *priv);
+void *vmbus_channel_priv(const struct vmbus_channel *ch);
+uint32_t vmbus_channel_relid(const struct vmbus_channel *ch);
+uint32_t vmbus_channel_target_vp(const struct vmbus_channel *ch);
+const struct guest_mem *vmbus_channel_gmem(const struct vmbus_channel *ch);
+/* A complete, valid GPADL the guest created for this channel, or NULL. Valid until the
+ * callback returns (the guest may tear it down later). */
+const struct vmbus_gpadl *vmbus_channel_gpadl(struct vmbus_channel *ch, uint32_t gpadl_id);
+
+#endif
