@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/x86/e820.h"
@@ -92,11 +93,17 @@ int cli_run(int argc, char **argv)
     }
 
     /* Input first: a bad file is reported as such on any host. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (kernel_image_load_file(cfg.kernel, &kernel, err) < 0) {
         vlog_error("%s", err);
         return RUN_EXIT_USAGE;
     }
     cfg.kernel_image = &kernel;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    vlog_debug("kernel %s loaded (%s, %zu bytes unpacked) in %ld ms", cfg.kernel,
+               kernel_compression_name(kernel.bz.compression), kernel.elf_size,
+               (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
     if (kernel.info.highest > ram_layout_for(cfg.memory).low_end) {
         vlog_error("kernel %s needs %llu MiB of guest memory to load; use a larger --memory",
                    cfg.kernel, (unsigned long long)(kernel.info.highest >> 20) + 1);

@@ -90,11 +90,22 @@ static int vm_fail(struct vm *vm, const char *fmt, ...)
     return -1;
 }
 
+/* Guest RAM: anonymous, reserved lazily, 2 MiB aligned and backed by transparent huge
+ * pages where the host allows, which cuts page faults and second-level TLB misses. */
 static uint8_t *map_ram(uint64_t size)
 {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    const uint64_t huge = 2ull << 20;
+    uint8_t *p = mmap(NULL, size + huge, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    uint8_t *aligned = (uint8_t *)(((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1));
+    if (aligned > p)
+        munmap(p, (size_t)(aligned - p));
+    if (p + size + huge > aligned + size)
+        munmap(aligned + size, (size_t)(p + size + huge - (aligned + size)));
+    madvise(aligned, size, MADV_HUGEPAGE);
+    return aligned;
 }
 
 static int vm_setup_memory(struct vm *vm)
@@ -159,19 +170,22 @@ static int vm_setup_platform(struct vm *vm)
 static int vm_load_guest(struct vm *vm, struct boot_entry *entry)
 {
     char err[KERNEL_ERR_LEN];
+    struct kernel_image *k = vm->cfg->kernel_image;
+    if (!k->elf && kernel_image_load_file(vm->cfg->kernel, k, err) < 0)
+        return vm_fail(vm, "cannot load the kernel again for the reboot: %s", err);
     struct acpi_config acpi = { .cpus = vm->nvcpus, .add_devices = acpi_add_vmbus };
     uint64_t rsdp = acpi_build(gmem_ptr(&vm->mem, GPA_ACPI, ACPI_AREA_SIZE), ACPI_AREA_SIZE,
                                GPA_ACPI, &acpi);
     if (!rsdp)
         return vm_fail(vm, "the ACPI tables do not fit in their area");
     struct boot_request req = {
-        .kernel = vm->cfg->kernel_image, .initrd = vm->cfg->initrd_data,
+        .kernel = k, .initrd = vm->cfg->initrd_data,
         .initrd_size = vm->cfg->initrd_size, .cmdline = vm->cfg->cmdline ? vm->cfg->cmdline : "",
         .mem_size = vm->cfg->memory, .rsdp_gpa = rsdp,
     };
-    if (boot_prepare(&vm->mem, &req, entry, err) < 0)
-        return vm_fail(vm, "%s", err);
-    return 0;
+    int rc = boot_prepare(&vm->mem, &req, entry, err);
+    kernel_image_free(k); /* tens of MiB the VM does not need while it runs */
+    return rc < 0 ? vm_fail(vm, "%s", err) : 0;
 }
 
 static int vm_create_vcpus(struct vm *vm, const struct boot_entry *entry)
@@ -272,6 +286,7 @@ static enum vm_stop_reason vm_boot_once(int kvm_fd, const struct vm_config *cfg,
     if (!ready) {
         vlog_error("%s", vm->error);
     } else {
+        vlog_debug("partition ready in %llu ms", (unsigned long long)(machine_now_ns(vm) / 1000000));
         for (int i = 0; i < vm->nvcpus; i++) {
             if (vcpu_start(&vm->vcpus[i]) < 0) {
                 vm_fail(vm, "cannot start vCPU threads");
