@@ -76,6 +76,13 @@ int vmbus_channel_recv(struct vmbus_channel *ch, void *buf, uint32_t cap,
 /* Signal the guest for this channel regardless of ring state. */
 void vmbus_channel_signal(struct vmbus_channel *ch);
 
+/* Takes / releases the VMBus host's (recursive) lock, the one held around every device
+ * callback. A device whose state is touched both from its callbacks and from its own
+ * threads can guard that state with it instead of a lock of its own (which would invert
+ * the lock order against callbacks). Never block while holding it. */
+void vmbus_channel_lock(struct vmbus_channel *ch);
+void vmbus_channel_unlock(struct vmbus_channel *ch);
+
 void *vmbus_channel_device_ctx(const struct vmbus_channel *ch);
 void vmbus_channel_set_priv(struct vmbus_channel *ch, void *priv);
 void *vmbus_channel_priv(const struct vmbus_channel *ch);
