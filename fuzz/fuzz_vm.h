@@ -11,6 +11,7 @@
 #include "core/guest_mem.h"
 #include "hv/hv.h"
 #include "vmbus/vmbus.h"
+#include "vsp/ic_services.h"
 
 #define FZ_PAGES 64u
 #define FZ_SIMP(vp) ((uint64_t)(1 + 2 * (vp)) << 12)
@@ -43,7 +44,9 @@ static const struct vmbus_device_desc fz_dev2 = {
     .name = "fz2", .if_type = { { 1 } }, .if_instance = { { 2 } }, .on_packet = fz_echo,
     .max_pkt_size = 256,
 };
-static const struct vmbus_device_desc *const fz_devs[] = { &fz_dev1, &fz_dev2 };
+static const struct vmbus_device_desc *const fz_devs[] = { &fz_dev1, &fz_dev2,
+                                                          &ic_shutdown_device,
+                                                          &ic_heartbeat_device };
 
 static inline void fz_vm_init(struct fz_vm *vm)
 {
@@ -60,7 +63,7 @@ static inline void fz_vm_init(struct fz_vm *vm)
         hv_msr_write(vm->hv, v, HV_MSR_SINT0 + 2, 0xF3);
         hv_msr_write(vm->hv, v, HV_MSR_SCONTROL, 1);
     }
-    vm->host = vmbus_create(vm->hv, &vm->gm, fz_devs, 2);
+    vm->host = vmbus_create(vm->hv, &vm->gm, fz_devs, 4);
 }
 
 static inline void fz_vm_free(struct fz_vm *vm)

@@ -279,3 +279,13 @@ bool vmbus_channel_is_open(struct vmbus_channel *ch)
     pthread_mutex_unlock(&ch->host->lock);
     return open;
 }
+
+void vmbus_channel_lock(struct vmbus_channel *ch)
+{
+    pthread_mutex_lock(&ch->host->lock);
+}
+
+void vmbus_channel_unlock(struct vmbus_channel *ch)
+{
+    pthread_mutex_unlock(&ch->host->lock);
+}

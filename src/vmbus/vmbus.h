@@ -34,6 +34,9 @@ void vmbus_destroy(struct vmbus_host *host);
 
 /* The channel of device number `index` (as in the table), or NULL. */
 struct vmbus_channel *vmbus_host_channel(struct vmbus_host *host, unsigned index);
+/* The channel of the device with this descriptor, or NULL. */
+struct vmbus_channel *vmbus_host_find_channel(struct vmbus_host *host,
+                                              const struct vmbus_device_desc *desc);
 /* Host-initiated removal: closes the channel if open, sends RESCIND_CHANNELOFFER if the
  * guest knows the channel; the relid is reused never. 0 or -1. */
 int vmbus_channel_rescind(struct vmbus_channel *ch);
@@ -41,7 +44,6 @@ int vmbus_channel_rescind(struct vmbus_channel *ch);
 /* Inspection (tests, diagnostics). */
 bool vmbus_host_connected(struct vmbus_host *host);
 uint32_t vmbus_host_version(struct vmbus_host *host);
-bool vmbus_channel_is_open(struct vmbus_channel *ch);
 unsigned vmbus_host_gpadl_count(struct vmbus_host *host);
 
 /* The hv_guest_handlers entry points (exported for the fuzz targets). */

@@ -17,6 +17,7 @@
 #ifndef VIRIDIAN_VMBUS_DEVICE_H
 #define VIRIDIAN_VMBUS_DEVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,6 +76,12 @@ int vmbus_channel_recv(struct vmbus_channel *ch, void *buf, uint32_t cap,
                        struct vmbus_packet *pkt);
 /* Signal the guest for this channel regardless of ring state. */
 void vmbus_channel_signal(struct vmbus_channel *ch);
+
+/* Hold the host lock (recursive) to make a sequence atomic with the device callbacks, e.g.
+ * from a timer thread. Channel structs live as long as the host, open or not. */
+void vmbus_channel_lock(struct vmbus_channel *ch);
+void vmbus_channel_unlock(struct vmbus_channel *ch);
+bool vmbus_channel_is_open(struct vmbus_channel *ch);
 
 void *vmbus_channel_device_ctx(const struct vmbus_channel *ch);
 void vmbus_channel_set_priv(struct vmbus_channel *ch, void *priv);

@@ -482,3 +482,12 @@ unsigned vmbus_host_gpadl_count(struct vmbus_host *host)
     pthread_mutex_unlock(&host->lock);
     return n;
 }
+
+struct vmbus_channel *vmbus_host_find_channel(struct vmbus_host *host,
+                                              const struct vmbus_device_desc *desc)
+{
+    for (unsigned i = 0; i < host->nchans; i++)
+        if (host->chans[i].desc == desc)
+            return &host->chans[i];
+    return NULL;
+}
