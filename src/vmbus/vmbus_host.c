@@ -354,7 +354,16 @@ uint16_t vmbus_handle_post_message(void *ctx, uint32_t vp, uint32_t connection_i
         return HV_STATUS_INVALID_PARAMETER;
     }
     pthread_mutex_lock(&host->lock);
-    uint16_t st = dispatch(host, vp, m, size);
+    /* Back-pressure: if the guest is not consuming our messages, make it retry (it does,
+     * with back-off, on INSUFFICIENT_BUFFERS) rather than lose an answer. Room is kept
+     * for the largest burst one message causes (all offers). */
+    uint16_t st;
+    if (host->conn == VMBUS_CONNECTED &&
+        hv_synic_queued(host->hv, host->target_vcpu, VMBUS_MESSAGE_SINT) + host->nchans + 2 >
+            HV_SYNIC_QUEUE_MAX)
+        st = HV_STATUS_INSUFFICIENT_BUFFERS;
+    else
+        st = dispatch(host, vp, m, size);
     pthread_mutex_unlock(&host->lock);
     return st;
 }

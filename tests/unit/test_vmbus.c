@@ -603,3 +603,29 @@ TEST(vmbus_rescind)
     CHECK_EQ(tg_recv(&g, NULL, NULL), 0);
     tg_free(&g);
 }
+
+TEST(vmbus_backpressure_when_guest_does_not_consume)
+{
+    struct tguest g;
+    memset(&echo, 0, sizeof(echo));
+    tg_init(&g, 1, test_devs, 2);
+    CHECK_EQ(tg_connect(&g, VMBUS_VERSION_WIN10_V5_3), 1);
+    struct vmbus_msg_gpadl_teardown t = { .hdr.msgtype = CHANNELMSG_GPADL_TEARDOWN,
+                                          .child_relid = 1, .gpadl = 1 };
+    int ok = 0, refused = 0;
+    for (int i = 0; i < 1100; i++) {
+        uint64_t st = tg_post(&g, &t, sizeof(t));
+        if (st == 0)
+            ok++;
+        else if (st == HV_STATUS_INSUFFICIENT_BUFFERS)
+            refused++;
+    }
+    CHECK(refused > 0);
+    CHECK_EQ(ok + refused, 1100);
+    int got = 0;
+    while (tg_recv(&g, NULL, NULL) == CHANNELMSG_GPADL_TORNDOWN)
+        got++;
+    CHECK_EQ(got, ok); /* nothing answered was lost */
+    CHECK_EQ(tg_post(&g, &t, sizeof(t)), 0);
+    tg_free(&g);
+}
