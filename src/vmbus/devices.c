@@ -6,5 +6,6 @@
 const struct vmbus_device_desc *const vmbus_devices[] = {
     &ic_shutdown_device,
     &ic_heartbeat_device,
+    &ic_timesync_device,
 };
 const unsigned vmbus_device_count = sizeof(vmbus_devices) / sizeof(vmbus_devices[0]);

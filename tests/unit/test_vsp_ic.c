@@ -103,7 +103,7 @@ static void answer_shutdown(uint8_t *buf, int status)
 
 TEST(ic_production_table_offers_shutdown_and_heartbeat)
 {
-    CHECK_EQ(vmbus_device_count, 2);
+    CHECK_EQ(vmbus_device_count, 3);
     CHECK(vmbus_devices[0] == &ic_shutdown_device);
     static const uint8_t shutdown_guid[16] = { 0x31, 0x60, 0x0b, 0x0e, 0x13, 0x52, 0x34, 0x49,
                                                0x81, 0x8b, 0x38, 0xd9, 0x0c, 0xed, 0x39, 0xdb };
@@ -226,4 +226,68 @@ TEST(ic_negotiate_parser_rejects_garbage)
     memcpy(buf + 36, pick, 8);
     CHECK_EQ(ic_parse_negotiate_response(buf, len, ic_framework_versions, 2, mine, 1, &fw, &msg),
              -1);
+}
+
+static void answer_negotiate_ts(uint8_t *buf, int v3_only)
+{
+    static const uint32_t ts_pref[] = { 0x40000, 0x30000, 0x10000 };
+    linux_negotiate(buf, fw_pref, 2, v3_only ? ts_pref + 1 : ts_pref, v3_only ? 2 : 3, 0);
+}
+
+static void answer_plain(uint8_t *buf, int unused)
+{
+    buf[25] = IC_FLAG_TRANSACTION | IC_FLAG_RESPONSE;
+}
+
+TEST(ic_timesync_syncs_after_negotiation)
+{
+    struct ic_guest ig;
+    tg_init(&ig.g, 1, vmbus_devices, vmbus_device_count);
+    ic_timesync_set_partition(ig.g.vm.hv);
+    ig.g.vm.now = 123456789;
+    CHECK_EQ(tg_connect(&ig.g, VMBUS_VERSION_WIN10_V5_3), 1);
+    struct vmbus_msg_header rq = { .msgtype = CHANNELMSG_REQUESTOFFERS };
+    CHECK_EQ(tg_post(&ig.g, &rq, sizeof(rq)), 0);
+    while (tg_recv(&ig.g, NULL, NULL) == CHANNELMSG_OFFERCHANNEL)
+        ;
+    struct vmbus_channel *ch = vmbus_host_find_channel(ig.g.host, &ic_timesync_device);
+    ic_guest_open(&ig, 2, IC_RING_PAGE);
+    uint8_t buf[4096];
+    CHECK(guest_roundtrip(&ig, buf, answer_negotiate_ts, 0) > 0);
+    /* The SYNC follows on its own. */
+    int n = guest_roundtrip(&ig, buf, answer_plain, 0);
+    CHECK(n >= 28 + 22);
+    struct ic_header h;
+    memcpy(&h, buf, sizeof(h));
+    CHECK_EQ(h.msgtype, IC_MSGTYPE_TIMESYNC);
+    CHECK_EQ(h.msgver.major, 4);
+    uint64_t parent, ref;
+    memcpy(&parent, buf + 28, 8);
+    memcpy(&ref, buf + 36, 8);
+    CHECK_EQ(ref, 123456789);
+    CHECK_EQ(buf[44], IC_TIMESYNC_SYNC);
+    /* 2020-01-01 < parenttime < 2200-01-01 in 100 ns since 1601. */
+    CHECK(parent > 132223104000000000ull && parent < 189027936000000000ull);
+    CHECK_EQ(ic_timesync_answers(ch), 1);
+    CHECK_EQ(ic_timesync_send(ch, IC_TIMESYNC_SAMPLE), 0);
+    n = guest_roundtrip(&ig, buf, answer_plain, 0);
+    CHECK_EQ(buf[44], IC_TIMESYNC_SAMPLE);
+    CHECK_EQ(ic_timesync_answers(ch), 2);
+    /* A guest that only knows 3.0 gets the old layout. */
+    struct vmbus_msg_header u = { .msgtype = CHANNELMSG_UNLOAD };
+    CHECK_EQ(tg_post(&ig.g, &u, sizeof(u)), 0);
+    CHECK_EQ(tg_recv(&ig.g, NULL, NULL), CHANNELMSG_UNLOAD_RESPONSE);
+    CHECK_EQ(tg_connect(&ig.g, VMBUS_VERSION_WIN10_V5_3), 1);
+    CHECK_EQ(tg_post(&ig.g, &rq, sizeof(rq)), 0);
+    while (tg_recv(&ig.g, NULL, NULL) == CHANNELMSG_OFFERCHANNEL)
+        ;
+    ic_guest_open(&ig, 2, IC_RING_PAGE);
+    CHECK(guest_roundtrip(&ig, buf, answer_negotiate_ts, 1) > 0);
+    n = guest_roundtrip(&ig, buf, answer_plain, 0);
+    CHECK(n >= 28 + 25);
+    memcpy(&h, buf, sizeof(h));
+    CHECK_EQ(h.msgver.major, 3);
+    CHECK_EQ(buf[52], IC_TIMESYNC_SYNC);
+    ic_timesync_set_partition(NULL);
+    tg_free(&ig.g);
 }
