@@ -61,8 +61,8 @@ struct vmbus_device_desc {
 /* Sends one packet to the guest (host->guest ring): descriptor {type, offset8 = 2,
  * len8, flags, trans_id} + data + padding + trailer; signals the guest per the ring
  * rules. 0; -EAGAIN when the ring is full (pending_send_sz is set and on_writable will be
- * called when the guest has made room); -EPIPE when the channel is not open;
- * -EINVAL for bad arguments. */
+ * called when the guest has made room); -EMSGSIZE if the packet can never fit the ring;
+ * -EPIPE when the channel is not open; -EINVAL for bad arguments. */
 int vmbus_channel_send(struct vmbus_channel *ch, uint16_t type, uint16_t flags,
                        uint64_t trans_id, const void *data, uint32_t len);
 /* Same with a type-specific header between descriptor and payload (e.g. a transfer-page

@@ -280,6 +280,12 @@ TEST(vmbus_ring_full_and_pending_send_size)
     CHECK_EQ(echo.writable, 1);
     CHECK_EQ(*tg_ring_field(&in, 12), 0);
     CHECK_EQ(vmbus_channel_send(ch, VMBUS_PACKET_DATA_INBAND, 0, 9, msg, 1000), 0);
+    /* Larger than len8 can describe, or than the ring can ever hold. */
+    CHECK_EQ(vmbus_channel_send(ch, VMBUS_PACKET_DATA_INBAND, 0, 9, msg, 0x7FFF8), -EINVAL);
+    CHECK_EQ(vmbus_channel_send_ext(ch, 7, 0, 9, msg, 4, msg, 8), -EINVAL);
+    static uint8_t huge[4096];
+    CHECK_EQ(vmbus_channel_send(ch, VMBUS_PACKET_DATA_INBAND, 0, 9, huge, 4096), -EMSGSIZE);
+    CHECK_EQ(vmbus_channel_send(ch, VMBUS_PACKET_DATA_INBAND, 0, 9, NULL, 8), -EINVAL);
 
     /* Guest blocked on its outbound ring (hv_sock style): host signals once room > need. */
     echo.no_echo = 1;
