@@ -295,3 +295,13 @@ void vmbus_channel_unlock(struct vmbus_channel *ch)
 {
     pthread_mutex_unlock(&ch->host->lock);
 }
+
+uint16_t vmbus_channel_subchannel_index(const struct vmbus_channel *ch)
+{
+    return ch->subidx;
+}
+
+struct vmbus_channel *vmbus_channel_primary(struct vmbus_channel *ch)
+{
+    return ch->primary ? ch->primary : ch;
+}

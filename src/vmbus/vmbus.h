@@ -26,13 +26,14 @@ struct vmbus_host;
 extern const struct vmbus_device_desc *const vmbus_devices[];
 extern const unsigned vmbus_device_count;
 
-/* Creates the host with one channel per descriptor (relid = index + 1) and installs it as
- * hv's guest handlers. NULL on bad arguments (too many devices, duplicate instance). */
+/* Creates the host with one channel per descriptor plus its max_subchannels slots (relids
+ * 1.. in table order, sub-channel slots right after their primary) and installs it as hv's
+ * guest handlers. NULL on bad arguments (too many channels, duplicate instance). */
 struct vmbus_host *vmbus_create(struct hv_partition *hv, const struct guest_mem *gm,
                                 const struct vmbus_device_desc *const *devs, unsigned ndevs);
 void vmbus_destroy(struct vmbus_host *host);
 
-/* The channel of device number `index` (as in the table), or NULL. */
+/* The primary channel of device number `index` (as in the table), or NULL. */
 struct vmbus_channel *vmbus_host_channel(struct vmbus_host *host, unsigned index);
 /* The channel of the device with this descriptor, or NULL. */
 struct vmbus_channel *vmbus_host_find_channel(struct vmbus_host *host,

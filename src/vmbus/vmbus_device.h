@@ -45,7 +45,7 @@ struct vmbus_device_desc {
     uint16_t chn_flags;            /* offer flags, e.g. VMBUS_CHANNEL_NAMED_PIPE_MODE */
     uint16_t mmio_megabytes;       /* offer mmio_megabytes (hyperv_fb: VRAM size) */
     const uint8_t *offer_user_def; /* 120 bytes of offer user data, or NULL */
-    uint16_t max_subchannels;      /* reserved: sub-channels are not implemented yet */
+    uint16_t max_subchannels;      /* sub-channel slots (vmbus_channel_offer_subchannels) */
     uint32_t max_pkt_size;         /* largest guest->host packet accepted; 0 = 16384 */
     void *ctx;                     /* device context, vmbus_channel_device_ctx() */
 
@@ -82,6 +82,15 @@ void vmbus_channel_signal(struct vmbus_channel *ch);
 void vmbus_channel_lock(struct vmbus_channel *ch);
 void vmbus_channel_unlock(struct vmbus_channel *ch);
 bool vmbus_channel_is_open(struct vmbus_channel *ch);
+
+/* Offers up to n more sub-channels of a primary channel (same GUIDs, sub_channel_index
+ * 1..max_subchannels), e.g. when storvsc/netvsc ask for them. They get the same callbacks
+ * as the primary. Returns how many were offered, -1 if the primary is not offered to a
+ * connected guest. Sub-channels are withdrawn by UNLOAD/reconnect and rescinded with
+ * their primary. */
+int vmbus_channel_offer_subchannels(struct vmbus_channel *primary, unsigned n);
+uint16_t vmbus_channel_subchannel_index(const struct vmbus_channel *ch);
+struct vmbus_channel *vmbus_channel_primary(struct vmbus_channel *ch);
 
 void *vmbus_channel_device_ctx(const struct vmbus_channel *ch);
 void vmbus_channel_set_priv(struct vmbus_channel *ch, void *priv);
