@@ -208,20 +208,24 @@ static int vm_create_vcpus(struct vm *vm, const struct boot_entry *entry)
 /* The main thread waits here: console I/O, SIGINT/SIGTERM, and the stop event. */
 static void vm_wait(struct vm *vm, int sig_fd)
 {
+    uint64_t next_tick = monotonic_ns(), ticks = 0;
     while (atomic_load(&vm->stop_reason) == VM_RUNNING) {
         struct pollfd fds[8];
         int n = 0;
         fds[n++] = (struct pollfd){ .fd = vm->wake_fd, .events = POLLIN };
         fds[n++] = (struct pollfd){ .fd = sig_fd, .events = POLLIN };
         int ncons = console_pollfds(vm->console, fds + n, 8 - n);
-        /* with VIRIDIAN_DEBUG, every 2 s each vCPU reports where it is */
-        int ready = poll(fds, (nfds_t)(n + ncons), vlog_debug_enabled() ? 2000 : -1);
-        if (ready < 0 && errno != EINTR)
+        uint64_t now = monotonic_ns();
+        int timeout = now >= next_tick ? 0 : (int)((next_tick - now) / 1000000) + 1;
+        if (poll(fds, (nfds_t)(n + ncons), timeout) < 0 && errno != EINTR)
             break;
-        if (ready == 0) {
-            for (int i = 0; i < vm->nvcpus; i++)
-                vcpu_kick(&vm->vcpus[i]);
-            continue;
+        if (monotonic_ns() >= next_tick) {
+            next_tick += 1000000000ull;
+            vm_hv_tick(vm);
+            /* with VIRIDIAN_DEBUG, every 2 s each vCPU reports where it is */
+            if (vlog_debug_enabled() && (++ticks % 2) == 0)
+                for (int i = 0; i < vm->nvcpus; i++)
+                    vcpu_kick(&vm->vcpus[i]);
         }
         if (fds[1].revents) {
             struct signalfd_siginfo si;

@@ -20,6 +20,7 @@
 struct vm;
 struct hv_partition;
 struct vmbus_host;
+struct ic;
 
 struct vcpu {
     struct vm *vm;
@@ -45,6 +46,7 @@ struct vm {
     struct acpi_pm pm;
     struct hv_partition *hv;
     struct vmbus_host *vmbus;
+    struct ic *ic;                  /* integration services (shutdown, heartbeat, ...) */
     int nvcpus;
     struct vcpu *vcpus;
     _Atomic int stop_reason;
