@@ -19,9 +19,11 @@ static const char vm_usage[] =
     "\n"
     "  list                       the running VMs (their control sockets)\n"
     "  status NAME [--json]       state, CPUs, memory, uptime, VMBus, integration services\n"
-    "  shutdown NAME [--wait S]   ask the guest to shut down (shutdown integration\n"
-    "                             service, else the ACPI power button); --wait: until\n"
-    "                             the VM has stopped, at most S seconds\n"
+    "  shutdown NAME [--wait S] [--reboot]\n"
+    "                             ask the guest to shut down (shutdown integration\n"
+    "                             service, else the ACPI power button) or, with\n"
+    "                             --reboot, to restart; --wait: until the VM has\n"
+    "                             stopped, at most S seconds\n"
     "  turn-off NAME              stop the VM at once, like pulling the plug\n"
     "  kvp NAME                   the guest's key-value data (host name, OS, addresses)\n"
     "  kvp-set NAME KEY VALUE     set KEY in the pool the guest reads from the host\n"
@@ -112,11 +114,12 @@ int cli_vm(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "socket", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
-        { "wait", required_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' },
+        { "wait", required_argument, NULL, 'w' }, { "reboot", no_argument, NULL, 'r' },
+        { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *socket_path = NULL;
-    int json = 0, wait_s = -1;
+    int json = 0, wait_s = -1, reboot = 0;
     char path[256];
 
     if (argc < 2) {
@@ -134,6 +137,7 @@ int cli_vm(int argc, char **argv)
         switch (o) {
         case 's': socket_path = optarg; break;
         case 'j': json = 1; break;
+        case 'r': reboot = 1; break;
         case 'w': {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -176,11 +180,14 @@ int cli_vm(int argc, char **argv)
         else
             print_status(reply);
     } else if ((!strcmp(cmd, "shutdown") || !strcmp(cmd, "turn-off")) && nargs == 0) {
+        if (reboot)
+            json_object_object_add(req, "reboot", json_object_new_boolean(1));
         if (!(reply = vm_call(socket_path, cmd, req)))
             return 1;
         struct json_object *method;
         if (json_object_object_get_ex(reply, "method", &method))
-            printf("shutdown requested through the %s\n", json_object_get_string(method));
+            printf("%s requested through the %s\n", reboot ? "reboot" : "shutdown",
+                   json_object_get_string(method));
         if (wait_s >= 0 && wait_until_gone(socket_path, wait_s) < 0) {
             json_object_put(reply);
             return 1;
