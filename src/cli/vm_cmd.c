@@ -27,6 +27,7 @@ static const char vm_usage[] =
     "  turn-off NAME              stop the VM at once, like pulling the plug\n"
     "  kvp NAME                   the guest's key-value data (host name, OS, addresses)\n"
     "  kvp-set NAME KEY VALUE     set KEY in the pool the guest reads from the host\n"
+    "  bench-kvp NAME [COUNT]     time COUNT KVP round trips and count their exits\n"
     "\n"
     "NAME is the --name given to viridian run (default \"default\").\n"
     "Exit status: 0 done; 1 the VM or the guest refused or did not answer; 2 bad usage.\n";
@@ -202,6 +203,11 @@ int cli_vm(int argc, char **argv)
             json_object_object_foreach(items, k, v)
                 printf("%s=%s\n", k, json_object_get_string(v));
         }
+    } else if (!strcmp(cmd, "bench-kvp") && nargs <= 1) {
+        json_object_object_add(req, "count", json_object_new_int(nargs ? atoi(args[0]) : 100));
+        if (!(reply = vm_call(socket_path, "bench-kvp", req)))
+            return 1;
+        puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN));
     } else if (!strcmp(cmd, "kvp-set") && nargs == 2) {
         json_object_object_add(req, "key", json_object_new_string(args[0]));
         json_object_object_add(req, "value", json_object_new_string(args[1]));

@@ -17,6 +17,8 @@
 /* FullyQualifiedDomainName, ..., ProcessorArchitecture: Linux's daemon answers 0-9 */
 #define KVP_AUTO_POOL_MAX 32
 
+static const char *const exit_names[EXIT_KINDS] = { "io", "mmio", "msr", "hypercall", "other" };
+
 static int cmd_status(struct control_server *s, struct vm *vm, struct json_object *req,
                       struct json_object *reply, char *err, size_t errlen)
 {
@@ -42,6 +44,13 @@ static int cmd_status(struct control_server *s, struct vm *vm, struct json_objec
         json_object_object_add(vmbus, "version", json_object_new_string(ver));
     }
     json_object_object_add(reply, "vmbus", vmbus);
+
+    uint64_t counts[EXIT_KINDS];
+    vm_exit_counts(vm, counts);
+    struct json_object *exits = json_object_new_object();
+    for (int k = 0; k < EXIT_KINDS; k++)
+        json_object_object_add(exits, exit_names[k], json_object_new_int64((int64_t)counts[k]));
+    json_object_object_add(reply, "exits", exits);
 
     struct ic_status st;
     if (ic_get_status(vm->ic, &st) == 0) {
@@ -160,6 +169,58 @@ static int cmd_turn_off(struct control_server *s, struct vm *vm, struct json_obj
     return 0;
 }
 
+/* bench/vmbus: `count` back-to-back KVP round trips (enumerate the guest's first
+ * intrinsic item) timed from the host, with the exits they caused. */
+static int cmd_bench_kvp(struct control_server *s, struct vm *vm, struct json_object *req,
+                         struct json_object *reply, char *err, size_t errlen)
+{
+    struct json_object *o;
+    int count = json_object_object_get_ex(req, "count", &o) ? json_object_get_int(o) : 100;
+    if (count < 1 || count > 100000) {
+        snprintf(err, errlen, "count must be 1 to 100000");
+        return -1;
+    }
+    uint64_t *lat = malloc((size_t)count * sizeof(*lat));
+    uint64_t before[EXIT_KINDS], after[EXIT_KINDS];
+    if (!lat) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    struct ic_kvp_request rq = { .op = IC_KVP_OP_ENUMERATE, .pool = IC_KVP_POOL_AUTO, .index = 0 };
+    vm_exit_counts(vm, before);
+    uint64_t t0 = vm->machine.now_ns(vm);
+    int rc = 0;
+    for (int i = 0; i < count && rc == 0; i++) {
+        uint64_t a = vm->machine.now_ns(vm);
+        uint32_t status;
+        rc = ic_kvp_call(vm->ic, &rq, IC_KVP_TIMEOUT_MS, &status, NULL);
+        lat[i] = vm->machine.now_ns(vm) - a;
+    }
+    uint64_t elapsed = vm->machine.now_ns(vm) - t0;
+    vm_exit_counts(vm, after);
+    if (rc < 0) {
+        free(lat);
+        snprintf(err, errlen, "%s", kvp_error(rc));
+        return -1;
+    }
+    /* median by insertion sort: counts are small */
+    for (int i = 1; i < count; i++)
+        for (int j = i; j > 0 && lat[j - 1] > lat[j]; j--) {
+            uint64_t t = lat[j];
+            lat[j] = lat[j - 1];
+            lat[j - 1] = t;
+        }
+    struct json_object *exits = json_object_new_object();
+    for (int k = 0; k < EXIT_KINDS; k++)
+        json_object_object_add(exits, exit_names[k], json_object_new_int64((int64_t)(after[k] - before[k])));
+    json_object_object_add(reply, "count", json_object_new_int(count));
+    json_object_object_add(reply, "elapsed_ns", json_object_new_int64((int64_t)elapsed));
+    json_object_object_add(reply, "median_ns", json_object_new_int64((int64_t)lat[count / 2]));
+    json_object_object_add(reply, "exits", exits);
+    free(lat);
+    return 0;
+}
+
 static const struct {
     const char *name;
     control_handler fn;
@@ -170,6 +231,7 @@ static const struct {
     { "turn-off", cmd_turn_off, true },
     { "kvp-get", cmd_kvp_get, true },
     { "kvp-set", cmd_kvp_set, true },
+    { "bench-kvp", cmd_bench_kvp, true },
 };
 
 control_handler control_find_handler(const char *cmd, bool *needs_vm)

@@ -57,6 +57,15 @@ static uint64_t machine_now_ns(void *ctx)
     return monotonic_ns() - vm->start_ns;
 }
 
+void vm_exit_counts(struct vm *vm, uint64_t counts[EXIT_KINDS])
+{
+    for (int k = 0; k < EXIT_KINDS; k++)
+        counts[k] = 0;
+    for (int i = 0; i < vm->nvcpus; i++)
+        for (int k = 0; k < EXIT_KINDS; k++)
+            counts[k] += atomic_load_explicit(&vm->vcpus[i].exits[k], memory_order_relaxed);
+}
+
 void vm_request_stop(struct vm *vm, enum vm_stop_reason why)
 {
     int expected = VM_RUNNING;
