@@ -3,5 +3,6 @@
 #define VIRIDIAN_CLI_COMMANDS_H
 
 int cli_run(int argc, char **argv);
+int cli_disk(int argc, char **argv);
 
 #endif

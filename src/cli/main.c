@@ -12,6 +12,7 @@ struct command {
 
 static const struct command commands[] = {
     { "run", cli_run, "create a partition and boot a kernel in it" },
+    { "disk", cli_disk, "create, inspect, check and convert VHDX, VHD and raw images" },
 };
 
 static void usage(FILE *out)
