@@ -35,6 +35,10 @@ static void windows_to_host(char *s)
 /* out = dir + "/" + name, truncated (then it simply won't be found). */
 static void join_path(char *out, const char *dir, const char *name)
 {
+    if (!strcmp(dir, ".")) {
+        snprintf(out, PATH_MAX, "%.4000s", name);
+        return;
+    }
     size_t a = strnlen(dir, PATH_MAX - 2), b = strnlen(name, PATH_MAX - 2 - a);
     memcpy(out, dir, a);
     out[a] = '/';
@@ -73,8 +77,11 @@ static int parent_candidates(struct disk *d, char cand[][PATH_MAX], int max)
             if (v->header.loc[i].code != order[o] || read_locator(d, &v->header.loc[i], text, sizeof(text)))
                 continue;
             windows_to_host(text);
-            if (o == 0 && text[0] != '/')
-                join_path(cand[n++], dir, text);
+            const char *t = text;
+            while (o == 0 && t[0] == '.' && t[1] == '/')
+                t += 2;
+            if (o == 0 && t[0] != '/')
+                join_path(cand[n++], dir, t);
             else
                 snprintf(cand[n++], PATH_MAX, "%s", text);
             /* also the absolute locator's file name next to the child */
