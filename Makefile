@@ -24,7 +24,7 @@ FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
 HDRS      := $(wildcard src/*/*.h src/*/*/*.h tests/unit/*.h)
 
 .PHONY: all viridian asan fuzz unit run check test deps guest clean
-all: build/viridian
+all: build/viridian build/diskio
 
 # --- shipped build -------------------------------------------------------------------
 build/obj/%.o: %.c $(HDRS)
@@ -37,6 +37,10 @@ build/libviridian.a: $(LIB_SRCS:%.c=build/obj/%.o)
 
 build/viridian: build/obj/$(CLI_MAIN:.c=.o) build/libviridian.a
 	$(CC) $(OPT) -o $@ $^ $(LIBS)
+
+# diskio: drives the disk library directly (tests/integration/disk_*.sh, bench/disk)
+build/diskio: bench/disk/diskio.c build/libviridian.a
+	$(CC) $(CSTD) $(WARN) $(OPT) $(INCLUDES) -o $@ $< build/libviridian.a $(LIBS)
 
 # --- sanitizer build and unit tests ----------------------------------------------------
 build-asan/obj/%.o: %.c $(HDRS)

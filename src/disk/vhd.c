@@ -318,6 +318,43 @@ static int write_in_block(struct disk *d, uint32_t b, uint64_t in, const char *b
     return 0;
 }
 
+/* Differencing disks: widen a write to whole bitmap bytes (8 sectors, 4 KiB), copying
+ * the rest up from the current view, so that every bitmap byte is 0x00 or 0xFF. The
+ * spec allows any bit pattern, but libvhdi (20210425) reads the sectors after a set
+ * bit up to the end of its byte from the child, and 4 KiB units suit hosts better. */
+static int write_diff_widened(struct disk *d, uint32_t b, uint64_t in, const char *p, size_t n)
+{
+    struct vhd *v = d->priv;
+    const uint64_t unit = 8 * VHD_SECTOR;
+    uint64_t a = in / unit * unit, e = (in + n + unit - 1) / unit * unit;
+    if (e > v->block_size)
+        e = v->block_size;
+    if (a == in && e == in + n)
+        return write_in_block(d, b, in, p, n);
+    if (v->bat[b] != VHD_BAT_UNUSED) {
+        uint8_t *bm;
+        int rc = vhd_load_bitmap(d, b, &bm);
+        if (rc)
+            return rc;
+        if (bm == VHD_BITMAP_FULL)
+            return write_in_block(d, b, in, p, n);
+    }
+    char *buf = malloc(e - a);
+    if (!buf)
+        return -ENOMEM;
+    int rc = 0;
+    if (in > a)
+        rc = read_in_block(d, b, a, buf, in - a);
+    if (!rc && e > in + n)
+        rc = read_in_block(d, b, in + n, buf + (in + n - a), e - in - n);
+    if (!rc) {
+        memcpy(buf + (in - a), p, n);
+        rc = write_in_block(d, b, a, buf, e - a);
+    }
+    free(buf);
+    return rc;
+}
+
 static int write_aligned(struct disk *d, uint64_t off, const char *p, size_t len)
 {
     struct vhd *v = d->priv;
@@ -325,11 +362,12 @@ static int write_aligned(struct disk *d, uint64_t off, const char *p, size_t len
         int rc = raw_pwrite_full(d->fd, p, len, off);
         return rc ? io_err(d, rc, "writing data") : 0;
     }
+    bool diff = v->footer.disk_type == VHD_TYPE_DIFF;
     while (len) {
         uint32_t b = (uint32_t)(off / v->block_size);
         uint64_t in = off % v->block_size;
         size_t n = (size_t)(v->block_size - in < len ? v->block_size - in : len);
-        int rc = write_in_block(d, b, in, p, n);
+        int rc = diff ? write_diff_widened(d, b, in, p, n) : write_in_block(d, b, in, p, n);
         if (rc)
             return rc;
         p += n;
