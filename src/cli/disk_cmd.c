@@ -212,10 +212,17 @@ static int cmd_info(const struct args *a)
     char err[DISK_ERR_LEN] = "";
     if (need_pos(a, 1, "PATH") || parse_format(a->format, &fmt))
         return 2;
-    /* DISK_OPEN_CHECK: a missing parent still shows the rest */
-    if (disk_open(a->pos[0], fmt, DISK_OPEN_RDONLY | DISK_OPEN_CHECK, &d, err)) {
-        vlog_error("%s", err);
-        return 1;
+    /* A broken parent chain still shows this image, with the chain's error. */
+    char chain_err[DISK_ERR_LEN] = "";
+    if (disk_open(a->pos[0], fmt, DISK_OPEN_RDONLY, &d, err)) {
+        if (disk_open(a->pos[0], fmt, DISK_OPEN_RDONLY | DISK_OPEN_NO_PARENT, &d, chain_err) ||
+            d->info.type != DISK_TYPE_DIFFERENCING) {
+            if (d)
+                disk_close(d);
+            vlog_error("%s", err);
+            return 1;
+        }
+        snprintf(chain_err, sizeof(chain_err), "%s", err);
     }
     const struct disk_info *i = &d->info;
     if (a->json) {
@@ -260,7 +267,7 @@ static int cmd_info(const struct args *a)
             for (struct disk *p = d->parent; p; p = p->parent)
                 printf("%s%s", p->path, p->parent ? " -> " : "\n");
             if (!d->parent)
-                printf("%s (not found)\n", i->parent_path);
+                printf("%s (%s)\n", i->parent_path, chain_err);
         }
     }
     disk_close(d);

@@ -120,6 +120,13 @@ int disk_open(const char *path, enum disk_format_id fmt, unsigned flags,
             if (formats[i] && formats[i]->probe(fd, (uint64_t)st.st_size))
                 f = formats[i];
     }
+    /* Nothing recognised the content, but the name promises a format: let that
+     * format explain what is wrong rather than calling the file raw. */
+    if (f && f->id == DISK_FORMAT_RAW && fmt == DISK_FORMAT_AUTO) {
+        const struct disk_format *named = format_by_id(disk_format_from_extension(path));
+        if (named)
+            f = named;
+    }
     if (!f && fmt != DISK_FORMAT_AUTO) {
         set_err(err, "%s: this build cannot open %s images", path, disk_format_name(fmt));
         close(fd);
