@@ -160,7 +160,7 @@ int vhd_create(const char *path, const struct disk_create_opts *opts, char *err)
     close(fd);
     disk_close(parent);
     if (rc) {
-        snprintf(err, DISK_ERR_LEN, "%s: %s", path, why);
+        snprintf(err, DISK_ERR_LEN, "%.200s: %.300s", path, why);
         unlink(path);
     }
     return rc;

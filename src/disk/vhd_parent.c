@@ -106,8 +106,10 @@ static void recorded_name(struct disk *d, char *out, size_t len)
     struct vhd *v = d->priv;
     out[0] = 0;
     for (int i = 0; i < VHD_NUM_LOCATORS; i++)
-        if (v->header.loc[i].code == VHD_PLAT_W2KU && !read_locator(d, &v->header.loc[i], out, len))
+        if (v->header.loc[i].code == VHD_PLAT_W2KU && !read_locator(d, &v->header.loc[i], out, len)) {
+            windows_to_host(out);
             return;
+        }
     if (utf16_to_utf8(v->header.parent_name, sizeof(v->header.parent_name), true, out, len))
         out[0] = 0;
 }
@@ -183,7 +185,7 @@ int vhd_open_parent(struct disk *d, char *err)
             char name[PATH_MAX];
             recorded_name(d, name, sizeof(name));
             snprintf(err, DISK_ERR_LEN,
-                     "%s: parent %s not found; use `viridian disk set-parent`", d->path,
+                     "%.200s: parent %.240s not found; use `viridian disk set-parent`", d->path,
                      name[0] ? name : "(unnamed)");
             rc = -ENOENT;
         }
