@@ -37,9 +37,10 @@ enum disk_type {
 #define DISK_OPEN_RDONLY      (1u << 0)
 #define DISK_OPEN_NO_REPLAY   (1u << 1) /* VHDX: open read-only without replaying a log */
 #define DISK_OPEN_NO_PARENT   (1u << 2) /* differencing: do not open the parent (info) */
-/* Bulk filling of a new image (convert): skip the per-allocation ordering syncs and
- * keep metadata in memory; disk_flush()/disk_close() still make everything durable.
- * A crash before that flush may leave the image unusable, never an old image damaged. */
+/* Bulk filling of a new image (convert), like qemu's cache=unsafe: no syncs at all,
+ * metadata kept in memory and written by disk_flush()/disk_close(), durability left to
+ * the page cache (as cp and qemu-img convert do). A crash before the data reaches the
+ * disk may leave the new image unusable, never an old image damaged. */
 #define DISK_OPEN_UNSAFE      (1u << 3)
 /* Open for checking: damaged metadata that can be set aside (a BAT entry pointing
  * outside the file, a missing parent) is recorded for disk_check() instead of failing

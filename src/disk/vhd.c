@@ -476,7 +476,7 @@ static int vhd_flush(struct disk *d)
             return io_err(d, -errno, "truncating");
         v->dirty = false;
     }
-    return fdatasync(d->fd) < 0 ? io_err(d, -errno, "fdatasync") : 0;
+    return vhd_sync(d);
 }
 
 static int vhd_extent(struct disk *d, uint64_t off, uint64_t len, uint64_t *extent_len)
