@@ -11,7 +11,8 @@
 #      over the whole disk). Ours goes through the library (build/diskio bench).
 #      QD32: the library has no asynchronous path yet, so only qemu's QD32 figure is
 #      printed, for reference; there is no QD32 ratio.
-# Each timing is the best of RUNS runs (default 2), page cache warm for both tools.
+# Each timing is the best of RUNS runs (default 3), page cache warm for both tools,
+# after a sync so that one run's writeback does not slow the next.
 # Env: FMT (default vhdx when this build can create it, else vhd), DIR (scratch dir,
 # default a new one under /var/tmp), SIZE_MIB (default 2048), RUNS.
 set -eu
@@ -23,7 +24,7 @@ DIR=${DIR:-$(mktemp -d /var/tmp/viridian-bench-XXXXXX)}
 trap 'rm -rf "$DIR"' EXIT
 cd "$DIR"
 SIZE_MIB=${SIZE_MIB:-2048}
-RUNS=${RUNS:-2}
+RUNS=${RUNS:-3}
 if [[ -z ${FMT:-} ]]; then
     FMT=vhd
     "$V" disk create probe.vhdx 1M >/dev/null 2>&1 && FMT=vhdx
@@ -42,6 +43,7 @@ done >src.raw
 best() {
     local b="" t s e
     for ((r = 0; r < RUNS; r++)); do
+        sync; sleep 1   # let the previous run's writeback finish first
         s=$(date +%s.%N)
         "$@" >/dev/null
         e=$(date +%s.%N)

@@ -58,7 +58,11 @@ struct disk_create_opts {
     uint32_t logical_sector_size;   /* 512 or 4096 (VHDX); 0 = 512 */
     uint32_t physical_sector_size;  /* 0 = format default */
     const char *parent;             /* path of the parent for a differencing disk */
+    unsigned flags;                 /* DISK_CREATE_* */
 };
+
+/* disk_create_opts.flags */
+#define DISK_CREATE_NO_SYNC   (1u << 0) /* skip the final fsync (convert: like qemu-img) */
 
 struct disk_info {
     enum disk_format_id format;

@@ -4,8 +4,8 @@
  * big sequential reads, from not writing all-zero ranges (the new image stays sparse),
  * from DISK_OPEN_UNSAFE on the new image (one sync at the end instead of one per block
  * allocation) and from a reader thread that reads and scans for zeroes while this
- * thread writes, in chunks small enough to stay in the CPU caches between the read,
- * the zero scan and the write. Zero detection works on 64 KiB granules: a dynamic
+ * thread writes, in 2 MiB chunks (measured: 256 KiB chunks cost twice the system
+ * time, and so do per-chunk SEEK_DATA lookups, hence one lookup per extent). Zero detection works on 64 KiB granules: a dynamic
  * destination allocates a block at its first non-zero granule, and the granules of
  * that block that are skipped stay zero (new blocks read as zero). */
 #include "disk/ops.h"
@@ -18,9 +18,9 @@
 #include <unistd.h>
 
 #ifndef CHUNK
-#define CHUNK       (256u << 10)
+#define CHUNK       (2u << 20)
 #endif
-#define NSLOTS      16
+#define NSLOTS      8
 #define GRANULE     (64u << 10)
 #define MAX_SEGS    (CHUNK / GRANULE)
 
@@ -43,6 +43,8 @@ struct pipe {
     struct disk *src;
     uint64_t size;      /* destination size (source size rounded up to a sector) */
     uint64_t gran;
+    uint64_t ext_start, ext_end;    /* the source extent last looked up (reader only) */
+    int ext_kind;
     struct slot slots[NSLOTS];
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -71,10 +73,19 @@ static int fill(struct pipe *p, struct slot *s)
             memset(dst, 0, end - pos);
             break;
         }
-        uint64_t lim = (end < src_size ? end : src_size) - pos, n;
-        int kind = disk_extent_resolved(p->src, pos, lim, &n);
-        if (kind < 0)
-            return kind;
+        /* one extent query covers many chunks: lseek(SEEK_DATA) is not cheap */
+        if (pos < p->ext_start || pos >= p->ext_end) {
+            uint64_t len;
+            int k = disk_extent_resolved(p->src, pos, src_size - pos, &len);
+            if (k < 0)
+                return k;
+            p->ext_start = pos;
+            p->ext_end = pos + len;
+            p->ext_kind = k;
+        }
+        uint64_t lim = (end < src_size ? end : src_size);
+        uint64_t n = (p->ext_end < lim ? p->ext_end : lim) - pos;
+        int kind = p->ext_kind;
         if (kind == DISK_EXTENT_DATA) {
             int rc = disk_read(p->src, pos, dst, n);
             if (rc)
@@ -192,6 +203,7 @@ int disk_convert(const char *src_path, enum disk_format_id src_fmt, const char *
     struct disk_create_opts o = *opts;
     o.size = (src->info.virtual_size + 511) / 512 * 512;
     o.parent = NULL;
+    o.flags |= DISK_CREATE_NO_SYNC;
     if (!o.format)
         o.format = disk_format_from_extension(dst_path);
     if (!o.type)
@@ -219,7 +231,8 @@ int disk_convert(const char *src_path, enum disk_format_id src_fmt, const char *
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     for (int i = 0; i < NSLOTS; i++)
-        if (!(p->slots[i].buf = malloc(CHUNK)))
+        /* page aligned: the kernel copies into unaligned buffers much more slowly */
+        if (!(p->slots[i].buf = aligned_alloc(4096, CHUNK)))
             rc = -ENOMEM;
     pthread_t th;
     if (!rc && p->size && pthread_create(&th, NULL, reader, p) == 0) {

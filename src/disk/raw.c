@@ -113,7 +113,7 @@ static int raw_create(const char *path, const struct disk_create_opts *opts, cha
     if (!rc && opts->type == DISK_TYPE_FIXED && fallocate(fd, 0, 0, (off_t)opts->size) < 0 &&
         errno != EOPNOTSUPP)
         rc = -errno;
-    if (!rc && fsync(fd) < 0)
+    if (!rc && !(opts->flags & DISK_CREATE_NO_SYNC) && fsync(fd) < 0)
         rc = -errno;
     close(fd);
     if (rc) {

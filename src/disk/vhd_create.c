@@ -153,7 +153,7 @@ int vhd_create(const char *path, const struct disk_create_opts *opts, char *err)
     init_footer(&f, size, type);
     rc = type == VHD_TYPE_FIXED ? create_fixed(fd, &f, why)
                                 : create_sparse(fd, path, &f, bs, parent, why);
-    if (!rc && fsync(fd) < 0) {
+    if (!rc && !(opts->flags & DISK_CREATE_NO_SYNC) && fsync(fd) < 0) {
         rc = -errno;
         snprintf(why, sizeof(why), "fsync: %s", strerror(errno));
     }
