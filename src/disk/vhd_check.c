@@ -4,9 +4,11 @@
  * the file or overlapped something). Repairs never touch data blocks. */
 #include "disk/vhd_priv.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static void say(int *count, void (*report)(void *, const char *), void *ctx, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -67,6 +69,9 @@ int vhd_check(struct disk *d, bool repair, void (*report)(void *ctx, const char 
             rc = vhd_sync(d);
         if (!rc)
             rc = vhd_write_footers(d);
+        /* whatever followed a damaged end footer is not part of the image */
+        if (!rc && v->sparse && ftruncate(d->fd, (off_t)(v->footer_off + VHD_FOOTER_SIZE)) < 0)
+            rc = -errno;
         if (!rc)
             rc = vhd_sync(d);
         if (rc)

@@ -146,3 +146,15 @@ if "$V" disk check --repair batfix.vhd >/dev/null && "$V" disk check batfix.vhd 
 else
     fail disk-bad/check-repair-bat "still inconsistent after --repair"
 fi
+# a torn end (garbage after the last block, no footer at the end): readable from the
+# footer copy, reported by check, cut off by --repair
+cp good.vhd torn.vhd
+head -c 1000 /dev/urandom >>torn.vhd
+expect_fail disk-bad/torn-end-check-reports "$V" disk check torn.vhd
+if "$V" disk check --repair torn.vhd >/dev/null && "$V" disk check torn.vhd >/dev/null &&
+    "$V" disk convert torn.vhd torn.raw >/dev/null && cmp -s torn.raw good.raw &&
+    [[ $(stat -c %s torn.vhd) == $(stat -c %s good.vhd) ]]; then
+    pass disk-bad/torn-end-repaired
+else
+    fail disk-bad/torn-end-repaired "repair did not restore the image"
+fi
