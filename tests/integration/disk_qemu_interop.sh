@@ -58,6 +58,23 @@ for fmt in "${FORMATS[@]}"; do
         fi
     done
 done
+# qemu writes into a dynamic image of ours (new blocks and existing ones); we read it back
+for fmt in "${FORMATS[@]}"; do
+    q=$(qemu_name "$fmt")
+    name=disk-interop/qemu-writes-into-ours-$fmt
+    cp ours-dynamic.$fmt mixed.$fmt
+    rm -f mine.raw theirs.raw
+    if qemu-io -f "$q" -c "write -P 0x5a $((7 * MiB)) 4096" -c "write -P 0x6b $((20 * MiB - 512)) 1024" \
+        -c "write -P 0x7c 1024 512" mixed.$fmt >/dev/null &&
+        qemu-img convert -f "$q" -O raw mixed.$fmt theirs.raw &&
+        "$VIRIDIAN" disk convert mixed.$fmt mine.raw >/dev/null && cmp -s mine.raw theirs.raw; then
+        pass "$name"
+    else
+        fail "$name" "our reading differs from qemu's"
+    fi
+    check "$name-check" "$VIRIDIAN" disk check mixed.$fmt
+done
+
 # raw: identical and sparse
 if "$VIRIDIAN" disk convert ref.raw ours.img >/dev/null 2>&1 && cmp -s ref.raw ours.img; then
     pass disk-interop/ours-raw-identical
