@@ -49,6 +49,11 @@ uint64_t vhd_next_block_off(const struct vhd *v);
 /* Make a block unused and give its space back (punch, or cut off when last). */
 int vhd_free_block(struct disk *d, uint32_t block);
 
+/* vhd_open.c */
+int vhd_probe(int fd, uint64_t file_size);
+int vhd_open(struct disk *d, char *err);
+void vhd_free(struct vhd *v);
+
 /* vhd_parent.c */
 int vhd_open_parent(struct disk *d, char *err);
 /* Fill in the parent fields of `h` (UUID, time stamp, name, W2ku and W2ru locators at
