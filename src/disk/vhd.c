@@ -328,8 +328,11 @@ static int write_diff_widened(struct disk *d, uint32_t b, uint64_t in, const cha
     struct vhd *v = d->priv;
     const uint64_t unit = 8 * VHD_SECTOR;
     uint64_t a = in / unit * unit, e = (in + n + unit - 1) / unit * unit;
+    uint64_t block_end = d->info.virtual_size - (uint64_t)b * v->block_size; /* last block is short */
     if (e > v->block_size)
         e = v->block_size;
+    if (e > block_end)
+        e = block_end;
     if (a == in && e == in + n)
         return write_in_block(d, b, in, p, n);
     if (v->bat[b] != VHD_BAT_UNUSED) {

@@ -263,3 +263,79 @@ TEST(vhd_unsafe_mode_writes_metadata_on_flush)
     reread("unsafe.vhd", model, 4u << 20);
     free(model);
 }
+
+/* Random writes, discards and reopens against an in-memory model, on a dynamic disk
+ * and on a differencing child of it (deterministic seed). */
+static uint64_t rnd_state = 88172645463325252ull;
+static uint64_t rnd(void)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return rnd_state;
+}
+
+static void random_ops(const char *name, char *model, uint64_t size, bool diff)
+{
+    char err[DISK_ERR_LEN];
+    struct disk *d = NULL;
+    char *buf = malloc(size);
+    for (int round = 0; round < 4; round++) {
+        CHECK_EQ(disk_open(tpath(name), DISK_FORMAT_AUTO, 0, &d, err), 0);
+        if (!d)
+            break;
+        for (int i = 0; i < 60; i++) {
+            uint64_t off = rnd() % size;
+            size_t len = (size_t)(rnd() % 20000 + 1);
+            if (len > size - off)
+                len = (size_t)(size - off);
+            if (rnd() % 8 == 0) {
+                CHECK_EQ(disk_discard(d, off, len), 0);
+                /* only whole blocks of a dynamic disk are given back (as zeroes) */
+                uint64_t bs = d->info.block_size;
+                for (uint64_t b = (off + bs - 1) / bs; !diff && (b + 1) * bs <= off + len; b++)
+                    memset(model + b * bs, 0, bs);
+            } else {
+                fill(buf, len, (unsigned)rnd());
+                CHECK_EQ(disk_write(d, off, buf, len), 0);
+                memcpy(model + off, buf, len);
+            }
+        }
+        CHECK_EQ(disk_read(d, 0, buf, size), 0);
+        CHECK(memcmp(buf, model, size) == 0);
+        disk_close(d);
+        d = NULL;
+    }
+    reread(name, model, size);
+    free(buf);
+}
+
+static void print_line(void *ctx, const char *line)
+{
+    printf("    check: %s\n", line);
+}
+
+TEST(vhd_random_ops_match_model)
+{
+    const uint64_t size = (1u << 20) + 3 * 512;
+    char *model = calloc(1, size);
+    struct disk *d = make("model.vhd", DISK_TYPE_DYNAMIC, size, 64 << 10, NULL);
+    if (!d)
+        return;
+    disk_close(d);
+    random_ops("model.vhd", model, size, false);
+    struct disk *c = make("model-child.vhd", 0, 0, 0, tpath("model.vhd"));
+    if (!c)
+        return;
+    disk_close(c);
+    random_ops("model-child.vhd", model, size, true);
+    /* the check finds nothing wrong with either */
+    char err[DISK_ERR_LEN];
+    CHECK_EQ(disk_open(tpath("model-child.vhd"), DISK_FORMAT_AUTO, DISK_OPEN_RDONLY, &c, err), 0);
+    free(model);
+    if (!c)
+        return;
+    for (struct disk *p = c; p; p = p->parent)
+        CHECK_EQ(disk_check(p, false, print_line, NULL), 0);
+    disk_close(c);
+}
