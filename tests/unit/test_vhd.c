@@ -284,7 +284,7 @@ static void random_ops(const char *name, char *model, uint64_t size, bool diff)
         CHECK_EQ(disk_open(tpath(name), DISK_FORMAT_AUTO, 0, &d, err), 0);
         if (!d)
             break;
-        for (int i = 0; i < 60; i++) {
+        for (int i = 0; i < 200; i++) {
             uint64_t off = rnd() % size;
             size_t len = (size_t)(rnd() % 20000 + 1);
             if (len > size - off)
@@ -293,8 +293,12 @@ static void random_ops(const char *name, char *model, uint64_t size, bool diff)
                 CHECK_EQ(disk_discard(d, off, len), 0);
                 /* only whole blocks of a dynamic disk are given back (as zeroes) */
                 uint64_t bs = d->info.block_size;
-                for (uint64_t b = (off + bs - 1) / bs; !diff && (b + 1) * bs <= off + len; b++)
-                    memset(model + b * bs, 0, bs);
+                for (uint64_t b = (off + bs - 1) / bs; !diff && b * bs < size; b++) {
+                    uint64_t end = (b + 1) * bs < size ? (b + 1) * bs : size;
+                    if (end > off + len)
+                        break;
+                    memset(model + b * bs, 0, end - b * bs);
+                }
             } else {
                 fill(buf, len, (unsigned)rnd());
                 CHECK_EQ(disk_write(d, off, buf, len), 0);
