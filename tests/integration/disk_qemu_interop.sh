@@ -222,8 +222,8 @@ for fmt in "${FORMATS[@]}"; do
         fail "$name-compact" "blocks $before -> $after, or contents changed"
     fi
     check "$name-compact-check" "$VIRIDIAN" disk check c.$fmt
-    # grow far enough that the BAT must grow past its first sector
-    if "$VIRIDIAN" disk resize c.$fmt 600M && [[ $(qemu_size c.$fmt "$q") == $((600 * MiB)) ]] &&
+    # grow far enough that the BAT runs into the first block, which must move
+    if "$VIRIDIAN" disk resize c.$fmt 3000M && [[ $(qemu_size c.$fmt "$q") == $((3000 * MiB)) ]] &&
         qemu-img compare -q -f raw -F "$q" c-before.raw c.$fmt; then
         pass "$name-grow"
     else
