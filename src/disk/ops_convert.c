@@ -208,7 +208,8 @@ int disk_convert(const char *src_path, enum disk_format_id src_fmt, const char *
         o.format = disk_format_from_extension(dst_path);
     if (!o.type)
         o.type = DISK_TYPE_DYNAMIC;
-    if (!o.logical_sector_size)
+    /* keep 4 KiB sectors where the destination can have them (VHD cannot) */
+    if (!o.logical_sector_size && o.format == DISK_FORMAT_VHDX)
         o.logical_sector_size = src->info.logical_sector_size;
     if ((rc = disk_create(dst_path, &o, err))) {
         disk_close(src);
