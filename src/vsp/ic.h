@@ -7,7 +7,7 @@
  *  2. After vmbus_create(): ic = ic_attach(host, &cfg). It finds the IC channels of that
  *     host, hangs its per-channel state on them (vmbus_channel_set_priv) and returns the
  *     per-VM state (also retrievable later with ic_from_host(host)). NULL = the host has
- *     no IC channels or out of memory. Until ic_attach, the guest's OPENCHANNEL of an IC
+ *     no IC channels, is already attached, or out of memory. Until ic_attach, the guest's OPENCHANNEL of an IC
  *     is refused.
  *  3. About once per second, from the VM main loop (any non-vCPU thread): ic_tick(ic).
  *     It sends the NEGOTIATE message to newly opened channels (never from inside the

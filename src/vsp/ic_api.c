@@ -64,6 +64,15 @@ struct ic *ic_attach(struct vmbus_host *host, const struct ic_config *cfg)
     }
     ic_lock(ic);
     for (unsigned k = 0; k < IC_KIND_COUNT; k++) {
+        if (ic->chans[k] && vmbus_channel_priv(ic->chans[k]->ch)) {
+            ic_unlock(ic); /* attached twice: keep the first */
+            for (unsigned j = 0; j < IC_KIND_COUNT; j++)
+                free(ic->chans[j]);
+            free(ic);
+            return NULL;
+        }
+    }
+    for (unsigned k = 0; k < IC_KIND_COUNT; k++) {
         struct ic_chan *chan = ic->chans[k];
         if (!chan)
             continue;

@@ -100,6 +100,7 @@ TEST(ic_negotiates_linux_preferred_versions)
     struct tclock clk;
     struct ic *ic = setup(&f, &clk, true);
     CHECK(ic_from_host(f.g.host) == ic);
+    CHECK(ic_attach(f.g.host, NULL) == NULL); /* once per host */
     struct ic_status st;
     CHECK_EQ(ic_get_status(ic, &st), 0);
     for (unsigned k = 0; k < IC_KIND_COUNT; k++)
