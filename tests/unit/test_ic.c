@@ -84,9 +84,17 @@ TEST(ic_table_offers_linux_class_guids_with_unique_instances)
         for (unsigned j = 0; j < k; j++)
             CHECK(memcmp(d[k]->if_instance.b, d[j]->if_instance.b, 16) != 0);
     }
-    uint8_t sd[16];
-    guid_bytes("b6650ff7-33bc-4840-8048-e0676786f393", sd); /* Hyper-V's */
-    CHECK(memcmp(ic_shutdown_desc.if_instance.b, sd, 16) == 0);
+    static const char *const hyperv_instances[IC_KIND_COUNT] = {
+        [IC_SHUTDOWN] = "b6650ff7-33bc-4840-8048-e0676786f393",
+        [IC_HEARTBEAT] = "fd149e91-82e0-4a7d-afa6-2a4166cbd7c0",
+        [IC_TIMESYNC] = "2dd1ce17-079e-403c-b352-a1921ee207ee",
+        [IC_KVP] = "242ff919-07db-4180-9c2e-b86cb68c8c55",
+    };
+    for (unsigned k = 0; k < IC_KIND_COUNT; k++) {
+        uint8_t g[16];
+        guid_bytes(hyperv_instances[k], g);
+        CHECK(memcmp(d[k]->if_instance.b, g, 16) == 0);
+    }
     unsigned found = 0;
     for (unsigned i = 0; i < vmbus_device_count; i++)
         for (unsigned k = 0; k < IC_KIND_COUNT; k++)
