@@ -178,8 +178,9 @@ struct ic_kvp_request {
     uint32_t index;    /* ENUMERATE */
     const char *key;   /* GET, SET, DELETE: UTF-8, at most 255 UTF-16 units */
     const char *value; /* SET: UTF-8, at most 1023 UTF-16 units (sent as REG_SZ) */
-    const char *mac;   /* GET_IP_INFO: the NIC's MAC as "00:15:5D:0A:0B:0C" (the daemon
-                          compares it with the upper-cased sysfs address) */
+    const char *mac;   /* GET_IP_INFO: the NIC's MAC, 12 hex digits with or without
+                          ':'/'-' separators; sent as "00:15:5D:0A:0B:0C", the form the
+                          daemon compares with the upper-cased sysfs address */
 };
 
 /* Strings decoded from the guest's UTF-16LE fields (invalid units become U+FFFD, never
@@ -213,5 +214,15 @@ int64_t ic_kvp_request(struct ic *ic, const struct ic_kvp_request *rq, ic_done_f
  * or -ENOTCONN/-EBUSY/-EINVAL/-ETIMEDOUT/-EPIPE. */
 int ic_kvp_call(struct ic *ic, const struct ic_kvp_request *rq, int timeout_ms,
                 uint32_t *status, struct ic_kvp_result *out);
+
+/* Blocking enumeration of a pool the way Hyper-V does it: ENUMERATE index 0, 1, ... until
+ * the guest answers a non-S_OK status (S_CONT after the last), calling each(arg, r) for
+ * every entry (r valid during the call). Returns the number of entries, or a negative
+ * errno if a request failed (-ENOTCONN, -ETIMEDOUT, ...). At most IC_KVP_ENUMERATE_MAX
+ * entries. Blocking: not on a vCPU thread / with the VMBus lock held.
+ * Pool IC_KVP_POOL_AUTO gives the guest intrinsics (host name, OS, addresses). */
+#define IC_KVP_ENUMERATE_MAX 1024
+int ic_kvp_enumerate(struct ic *ic, uint8_t pool, int timeout_ms,
+                     void (*each)(void *arg, const struct ic_kvp_result *r), void *arg);
 
 #endif

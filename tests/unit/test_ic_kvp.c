@@ -3,6 +3,7 @@
  * argument validation, hostile answers, the blocking call. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -147,6 +148,18 @@ TEST(ic_kvp_get_ip_info_by_mac)
     rq.mac = "00:15:5D:FF:FF:FF";
     kvp_do(&f, ic, &rq, &d);
     CHECK_EQ(d.status, IC_E_FAIL);
+    rq.mac = "00-15-5d-0a-0b-0c"; /* normalized to the daemon's form */
+    kvp_do(&f, ic, &rq, &d);
+    CHECK_EQ(d.status, IC_S_OK);
+    rq.mac = "00155d0a0b0c";
+    kvp_do(&f, ic, &rq, &d);
+    CHECK_EQ(d.status, IC_S_OK);
+    static const char *const bad[] = { "00:15:5D:0A:0B", "00:15:5D:0A:0B:0C:0D",
+                                       "zz:15:5d:0a:0b:0c", "" };
+    for (unsigned i = 0; i < 4; i++) {
+        rq.mac = bad[i];
+        CHECK_EQ(ic_kvp_request(ic, &rq, NULL, NULL), -EINVAL);
+    }
     ic_detach(ic);
     icg_free(&f);
 }
@@ -299,4 +312,50 @@ TEST(ic_kvp_blocking_call_from_control_thread)
     CHECK_EQ(ic_kvp_call(ic, &rq, 20, NULL, NULL), -ETIMEDOUT);
     ic_detach(ic);
     icg_free(&f);
+}
+
+struct enum_thread {
+    struct ic *ic;
+    int n;
+    char names[12][IC_KVP_KEY_UTF8 + IC_KVP_VALUE_UTF8 + 1];
+    int finished;
+};
+
+static void enum_each(void *arg, const struct ic_kvp_result *r)
+{
+    struct enum_thread *t = arg;
+    int i = (int)r->index;
+    if (i >= 0 && i < 12)
+        snprintf(t->names[i], sizeof(t->names[i]), "%s=%s", r->key, r->value);
+}
+
+static void *enum_thread_fn(void *arg)
+{
+    struct enum_thread *t = arg;
+    t->n = ic_kvp_enumerate(t->ic, IC_KVP_POOL_AUTO, 5000, enum_each, t);
+    __atomic_store_n(&t->finished, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+TEST(ic_kvp_enumerate_helper_walks_the_pool)
+{
+    struct icg f;
+    struct ic *ic = kvp_ready(&f);
+    struct enum_thread t = { .ic = ic };
+    pthread_t th;
+    pthread_create(&th, NULL, enum_thread_fn, &t);
+    for (int i = 0; i < 5000 && !__atomic_load_n(&t.finished, __ATOMIC_SEQ_CST); i++) {
+        icg_run(&f);
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    pthread_join(th, NULL);
+    CHECK_EQ(t.n, 10);
+    CHECK_STR(t.names[0], "FullyQualifiedDomainName=debian.viridian.test");
+    CHECK_STR(t.names[9], "ProcessorArchitecture=x86_64");
+    f.kvp_daemon = false;
+    CHECK_EQ(ic_kvp_enumerate(ic, IC_KVP_POOL_AUTO, 20, NULL, NULL), -ETIMEDOUT);
+    ic_detach(ic);
+    icg_free(&f);
+    CHECK_EQ(ic_kvp_enumerate(NULL, IC_KVP_POOL_AUTO, 20, NULL, NULL), -ENODEV);
 }
