@@ -7,14 +7,20 @@
  *  2. After vmbus_create(): ic = ic_attach(host, &cfg). It finds the IC channels of that
  *     host, hangs its per-channel state on them (vmbus_channel_set_priv) and returns the
  *     per-VM state (also retrievable later with ic_from_host(host)). NULL = the host has
- *     no IC channels, is already attached, or out of memory. Until ic_attach, the guest's OPENCHANNEL of an IC
- *     is refused.
+ *     no IC channels, is already attached, or out of memory. Until ic_attach, the guest's
+ *     OPENCHANNEL of an IC is refused, so attach before the vCPUs run.
  *  3. About once per second, from the VM main loop (any non-vCPU thread): ic_tick(ic).
  *     It sends the NEGOTIATE message to newly opened channels (never from inside the
  *     guest's OPENCHANNEL, so the guest has its open result first), the periodic
  *     heartbeat and time samples, queued requests, and times requests out. An IC is
  *     therefore usable at most ~1 tick after the guest opened it.
  *  4. Before vmbus_destroy(): ic_detach(ic). Outstanding requests complete with -EPIPE.
+ *     No other ic_* call may be running or start on that ic (stop the control socket
+ *     and the tick first; vCPU threads may still run: the channels are unhooked).
+ *
+ * Shutdown with fallback: rc = ic_shutdown(ic, 0, "reason", 5000, &status); if rc is
+ * -ENOTCONN or -ENODEV (IC absent or not negotiated), press the ACPI power button
+ * instead; rc 0 with status IC_S_OK means the guest accepted and is shutting down.
  *
  * Threading: every function here may be called from any thread except where noted. State
  * is guarded by the VMBus host's lock (vmbus_channel_lock), the same lock the device
