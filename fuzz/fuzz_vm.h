@@ -11,6 +11,7 @@
 #include "core/guest_mem.h"
 #include "hv/hv.h"
 #include "vmbus/vmbus.h"
+#include "vsp/ic.h"
 
 #define FZ_PAGES 64u
 #define FZ_SIMP(vp) ((uint64_t)(1 + 2 * (vp)) << 12)
@@ -23,6 +24,7 @@ struct fz_vm {
     struct guest_mem gm;
     struct hv_partition *hv;
     struct vmbus_host *host;
+    struct ic *ic; /* IC state for the two IC devices */
 };
 
 static inline int fz_inject(void *ctx, uint32_t vp, uint8_t vector)
@@ -43,7 +45,9 @@ static const struct vmbus_device_desc fz_dev2 = {
     .name = "fz2", .if_type = { { 1 } }, .if_instance = { { 2 } }, .on_packet = fz_echo,
     .max_pkt_size = 256,
 };
-static const struct vmbus_device_desc *const fz_devs[] = { &fz_dev1, &fz_dev2 };
+static const struct vmbus_device_desc *const fz_devs[] = { &fz_dev1, &fz_dev2,
+                                                          &ic_shutdown_desc,
+                                                          &ic_heartbeat_desc };
 
 static inline void fz_vm_init(struct fz_vm *vm)
 {
@@ -60,11 +64,13 @@ static inline void fz_vm_init(struct fz_vm *vm)
         hv_msr_write(vm->hv, v, HV_MSR_SINT0 + 2, 0xF3);
         hv_msr_write(vm->hv, v, HV_MSR_SCONTROL, 1);
     }
-    vm->host = vmbus_create(vm->hv, &vm->gm, fz_devs, 2);
+    vm->host = vmbus_create(vm->hv, &vm->gm, fz_devs, 4);
+    vm->ic = ic_attach(vm->host, NULL);
 }
 
 static inline void fz_vm_free(struct fz_vm *vm)
 {
+    ic_detach(vm->ic);
     vmbus_destroy(vm->host);
     hv_destroy(vm->hv);
 }

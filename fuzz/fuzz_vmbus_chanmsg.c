@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (len > 240)
             len = 240;
         if (op & 1) {
-            uint32_t relid = len ? data[0] % 4 : 1;
+            uint32_t relid = len ? data[0] % 6 : 1;
             hv_hypercall(vm.hv, op >> 7, HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST,
                          VMBUS_CONNECTION_ID_BASE + relid, 0);
         } else {

@@ -33,7 +33,7 @@ static void timesync_prepare(struct ic_chan *c, struct ic_req *rq)
 {
     uint64_t ref = 0;
     if (c->msg_version >= IC_VER(4, 0) && c->ic->cfg.hv)
-        hv_msr_read(c->ic->cfg.hv, 0, HV_MSR_TIME_REF_COUNT, &ref);
+        ref = hv_reference_time(c->ic->cfg.hv);
     uint64_t now = ic_filetime_now(c->ic);
     if (c->msg_version >= IC_VER(4, 0)) {
         struct ic_timesync_body_v4 b = { .parenttime = now, .vmreferencetime = ref,
