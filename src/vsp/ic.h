@@ -46,6 +46,7 @@
 
 #include "hv/hv.h"
 #include "vmbus/vmbus.h"
+#include "vsp/ic_proto.h" /* IC_S_OK, IC_E_FAIL, IC_S_CONT, IC_KVP_REG_SZ */
 
 extern const struct vmbus_device_desc ic_shutdown_desc;
 extern const struct vmbus_device_desc ic_heartbeat_desc;
@@ -74,11 +75,12 @@ struct ic_config {
 
 struct ic;
 
+/* See steps 2-4 above. cfg may be NULL (all defaults, time sync 3.0). */
 struct ic *ic_attach(struct vmbus_host *host, const struct ic_config *cfg);
 /* The state ic_attach() hung on this host, or NULL. */
 struct ic *ic_from_host(struct vmbus_host *host);
-void ic_detach(struct ic *ic);
-void ic_tick(struct ic *ic);
+void ic_detach(struct ic *ic);        /* NULL is a no-op */
+void ic_tick(struct ic *ic);          /* ~1/s from the main loop; NULL is a no-op */
 
 /* --- completion of host requests ----------------------------------------------------- */
 struct ic_kvp_result;
