@@ -24,7 +24,7 @@ struct fz_vm {
     struct guest_mem gm;
     struct hv_partition *hv;
     struct vmbus_host *host;
-    struct ic *ic;
+    struct ic *ic; /* IC state for the two IC devices */
 };
 
 static inline int fz_inject(void *ctx, uint32_t vp, uint8_t vector)
@@ -65,8 +65,7 @@ static inline void fz_vm_init(struct fz_vm *vm)
         hv_msr_write(vm->hv, v, HV_MSR_SCONTROL, 1);
     }
     vm->host = vmbus_create(vm->hv, &vm->gm, fz_devs, 4);
-    struct ic_config icfg = { 0 };
-    vm->ic = ic_attach(vm->host, &icfg);
+    vm->ic = ic_attach(vm->host, NULL);
 }
 
 static inline void fz_vm_free(struct fz_vm *vm)

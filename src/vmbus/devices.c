@@ -1,4 +1,5 @@
-/* The production VMBus device table: one line per VSP, in offer order (relid = index+1). */
+/* The production VMBus device table: one line per VSP, in offer order (relid = index+1).
+ * Add new VSPs here. */
 #include "vmbus/vmbus.h"
 #include "vsp/ic.h"
 

@@ -7,14 +7,20 @@
  *  2. After vmbus_create(): ic = ic_attach(host, &cfg). It finds the IC channels of that
  *     host, hangs its per-channel state on them (vmbus_channel_set_priv) and returns the
  *     per-VM state (also retrievable later with ic_from_host(host)). NULL = the host has
- *     no IC channels or out of memory. Until ic_attach, the guest's OPENCHANNEL of an IC
- *     is refused.
+ *     no IC channels, is already attached, or out of memory. Until ic_attach, the guest's
+ *     OPENCHANNEL of an IC is refused, so attach before the vCPUs run.
  *  3. About once per second, from the VM main loop (any non-vCPU thread): ic_tick(ic).
  *     It sends the NEGOTIATE message to newly opened channels (never from inside the
  *     guest's OPENCHANNEL, so the guest has its open result first), the periodic
  *     heartbeat and time samples, queued requests, and times requests out. An IC is
  *     therefore usable at most ~1 tick after the guest opened it.
  *  4. Before vmbus_destroy(): ic_detach(ic). Outstanding requests complete with -EPIPE.
+ *     No other ic_* call may be running or start on that ic (stop the control socket
+ *     and the tick first; vCPU threads may still run: the channels are unhooked).
+ *
+ * Shutdown with fallback: rc = ic_shutdown(ic, 0, "reason", 5000, &status); if rc is
+ * -ENOTCONN or -ENODEV (IC absent or not negotiated), press the ACPI power button
+ * instead; rc 0 with status IC_S_OK means the guest accepted and is shutting down.
  *
  * Threading: every function here may be called from any thread except where noted. State
  * is guarded by the VMBus host's lock (vmbus_channel_lock), the same lock the device
@@ -40,6 +46,7 @@
 
 #include "hv/hv.h"
 #include "vmbus/vmbus.h"
+#include "vsp/ic_proto.h" /* IC_S_OK, IC_E_FAIL, IC_S_CONT, IC_KVP_REG_SZ */
 
 extern const struct vmbus_device_desc ic_shutdown_desc;
 extern const struct vmbus_device_desc ic_heartbeat_desc;
@@ -68,11 +75,12 @@ struct ic_config {
 
 struct ic;
 
+/* See steps 2-4 above. cfg may be NULL (all defaults, time sync 3.0). */
 struct ic *ic_attach(struct vmbus_host *host, const struct ic_config *cfg);
 /* The state ic_attach() hung on this host, or NULL. */
 struct ic *ic_from_host(struct vmbus_host *host);
-void ic_detach(struct ic *ic);
-void ic_tick(struct ic *ic);
+void ic_detach(struct ic *ic);        /* NULL is a no-op */
+void ic_tick(struct ic *ic);          /* ~1/s from the main loop; NULL is a no-op */
 
 /* --- completion of host requests ----------------------------------------------------- */
 struct ic_kvp_result;
@@ -178,8 +186,9 @@ struct ic_kvp_request {
     uint32_t index;    /* ENUMERATE */
     const char *key;   /* GET, SET, DELETE: UTF-8, at most 255 UTF-16 units */
     const char *value; /* SET: UTF-8, at most 1023 UTF-16 units (sent as REG_SZ) */
-    const char *mac;   /* GET_IP_INFO: the NIC's MAC as "00:15:5D:0A:0B:0C" (the daemon
-                          compares it with the upper-cased sysfs address) */
+    const char *mac;   /* GET_IP_INFO: the NIC's MAC, 12 hex digits with or without
+                          ':'/'-' separators; sent as "00:15:5D:0A:0B:0C", the form the
+                          daemon compares with the upper-cased sysfs address */
 };
 
 /* Strings decoded from the guest's UTF-16LE fields (invalid units become U+FFFD, never
@@ -213,5 +222,15 @@ int64_t ic_kvp_request(struct ic *ic, const struct ic_kvp_request *rq, ic_done_f
  * or -ENOTCONN/-EBUSY/-EINVAL/-ETIMEDOUT/-EPIPE. */
 int ic_kvp_call(struct ic *ic, const struct ic_kvp_request *rq, int timeout_ms,
                 uint32_t *status, struct ic_kvp_result *out);
+
+/* Blocking enumeration of a pool the way Hyper-V does it: ENUMERATE index 0, 1, ... until
+ * the guest answers a non-S_OK status (S_CONT after the last), calling each(arg, r) for
+ * every entry (r valid during the call). Returns the number of entries, or a negative
+ * errno if a request failed (-ENOTCONN, -ETIMEDOUT, ...). At most IC_KVP_ENUMERATE_MAX
+ * entries. Blocking: not on a vCPU thread / with the VMBus lock held.
+ * Pool IC_KVP_POOL_AUTO gives the guest intrinsics (host name, OS, addresses). */
+#define IC_KVP_ENUMERATE_MAX 1024
+int ic_kvp_enumerate(struct ic *ic, uint8_t pool, int timeout_ms,
+                     void (*each)(void *arg, const struct ic_kvp_result *r), void *arg);
 
 #endif

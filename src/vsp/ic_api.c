@@ -16,14 +16,12 @@ static const struct ic_service *const services[IC_KIND_COUNT] = {
     [IC_KVP] = &ic_kvp_service,
 };
 
-static const struct ic_service *service_of(struct vmbus_channel *ch)
-{
-    const void *ctx = vmbus_channel_device_ctx(ch);
-    for (unsigned k = 0; k < IC_KIND_COUNT; k++)
-        if (ctx == services[k])
-            return services[k];
-    return NULL;
-}
+static const struct vmbus_device_desc *const descs[IC_KIND_COUNT] = {
+    [IC_SHUTDOWN] = &ic_shutdown_desc,
+    [IC_HEARTBEAT] = &ic_heartbeat_desc,
+    [IC_TIMESYNC] = &ic_timesync_desc,
+    [IC_KVP] = &ic_kvp_desc,
+};
 
 struct ic *ic_attach(struct vmbus_host *host, const struct ic_config *cfg)
 {
@@ -41,10 +39,9 @@ struct ic *ic_attach(struct vmbus_host *host, const struct ic_config *cfg)
     c->timesync_period_ms = c->timesync_period_ms ? c->timesync_period_ms : 5000;
     c->request_timeout_ms = c->request_timeout_ms ? c->request_timeout_ms : 30000;
     c->kvp_timeout_ms = c->kvp_timeout_ms ? c->kvp_timeout_ms : 40000;
-    struct vmbus_channel *ch;
-    for (unsigned i = 0; (ch = vmbus_host_channel(host, i)) != NULL; i++) {
-        const struct ic_service *svc = service_of(ch);
-        if (!svc || ic->chans[svc->kind])
+    for (unsigned k = 0; k < IC_KIND_COUNT; k++) {
+        struct vmbus_channel *ch = vmbus_host_find_channel(host, descs[k]);
+        if (!ch)
             continue;
         struct ic_chan *chan = calloc(1, sizeof(*chan));
         if (!chan) {
@@ -53,9 +50,9 @@ struct ic *ic_attach(struct vmbus_host *host, const struct ic_config *cfg)
         }
         chan->ic = ic;
         chan->ch = ch;
-        chan->svc = svc;
+        chan->svc = services[k];
         chan->state = IC_STATE_CLOSED;
-        ic->chans[svc->kind] = chan;
+        ic->chans[k] = chan;
         ic->lock_ch = ch;
     }
     if (!ic->lock_ch) {
@@ -63,6 +60,15 @@ struct ic *ic_attach(struct vmbus_host *host, const struct ic_config *cfg)
         return NULL;
     }
     ic_lock(ic);
+    for (unsigned k = 0; k < IC_KIND_COUNT; k++) {
+        if (ic->chans[k] && vmbus_channel_priv(ic->chans[k]->ch)) {
+            ic_unlock(ic); /* attached twice: keep the first */
+            for (unsigned j = 0; j < IC_KIND_COUNT; j++)
+                free(ic->chans[j]);
+            free(ic);
+            return NULL;
+        }
+    }
     for (unsigned k = 0; k < IC_KIND_COUNT; k++) {
         struct ic_chan *chan = ic->chans[k];
         if (!chan)
@@ -80,9 +86,9 @@ struct ic *ic_from_host(struct vmbus_host *host)
 {
     if (!host)
         return NULL;
-    struct vmbus_channel *ch;
-    for (unsigned i = 0; (ch = vmbus_host_channel(host, i)) != NULL; i++) {
-        if (!service_of(ch))
+    for (unsigned k = 0; k < IC_KIND_COUNT; k++) {
+        struct vmbus_channel *ch = vmbus_host_find_channel(host, descs[k]);
+        if (!ch)
             continue;
         vmbus_channel_lock(ch);
         struct ic_chan *c = vmbus_channel_priv(ch);

@@ -97,8 +97,9 @@ const struct vmbus_device_desc ic_kvp_desc = {
     .name = "ic-kvp",
     .if_type = { { 0xe7, 0xf4, 0xa0, 0xa9, 0x45, 0x5a, 0x96, 0x4d, 0xb8, 0x27, 0x8a, 0x84,
                    0x1e, 0x8c, 0x03, 0xe6 } },
-    .if_instance = { { 0x87, 0x2b, 0xf4, 0xa4, 0x5b, 0x9a, 0x6b, 0x4d, 0x8a, 0x0e, 0x2f,
-                       0x6e, 0x5c, 0x3d, 0x7b, 0x19 } },
+    /* Hyper-V's instance id, {242ff919-07db-4180-9c2e-b86cb68c8c55} */
+    .if_instance = { { 0x19, 0xf9, 0x2f, 0x24, 0xdb, 0x07, 0x80, 0x41, 0x9c, 0x2e, 0xb8,
+                       0x6c, 0xb6, 0x8c, 0x8c, 0x55 } },
     .max_pkt_size = 16384, /* answers are 16 + 7458 bytes */
     .ctx = (void *)&ic_kvp_service,
     .open = ic_dev_open,
@@ -106,6 +107,32 @@ const struct vmbus_device_desc ic_kvp_desc = {
     .on_packet = ic_dev_packet,
     .on_writable = ic_dev_writable,
 };
+
+/* "00155d0a0b0c", "00-15-5d-0a-0b-0c", ... -> "00:15:5D:0A:0B:0C", the form
+ * hv_kvp_daemon compares with the upper-cased sysfs address. 0 or -1. */
+static int normalize_mac(const char *in, char out[18])
+{
+    static const char hex[] = "0123456789ABCDEF";
+    unsigned n = 0;
+    for (const char *p = in; *p; p++) {
+        char c = *p;
+        if (c == ':' || c == '-' || c == '.')
+            continue;
+        int v = c >= '0' && c <= '9' ? c - '0'
+              : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (v < 0 || n >= 12)
+            return -1;
+        out[n / 2 * 3 + n % 2] = hex[v];
+        n++;
+    }
+    if (n != 12)
+        return -1;
+    for (unsigned i = 2; i < 17; i += 3)
+        out[i] = ':';
+    out[17] = '\0';
+    return 0;
+}
 
 /* Encodes rq into the 7430-byte body m. 0 or -EINVAL. */
 static int kvp_encode(const struct ic_kvp_request *rq, struct ic_kvp_msg *m)
@@ -141,7 +168,9 @@ static int kvp_encode(const struct ic_kvp_request *rq, struct ic_kvp_msg *m)
         return 0;
     case IC_KVP_OP_GET_IP_INFO: {
         uint8_t id[IC_KVP_ADAPTER_ID_UNITS * 2];
-        if (!rq->mac || utf16le_from_utf8(rq->mac, id, IC_KVP_ADAPTER_ID_UNITS) <= 0)
+        char mac[18];
+        if (!rq->mac || normalize_mac(rq->mac, mac) != 0 ||
+            utf16le_from_utf8(mac, id, IC_KVP_ADAPTER_ID_UNITS) <= 0)
             return -EINVAL;
         struct ic_kvp_ip_msg *ipm = (struct ic_kvp_ip_msg *)m;
         memcpy(ipm->ip.adapter_id, id, sizeof(id));
@@ -193,4 +222,30 @@ int ic_kvp_call(struct ic *ic, const struct ic_kvp_request *rq, int timeout_ms,
     ic_waiter_init(&w, out);
     int64_t id = ic_kvp_request(ic, rq, ic_waiter_done, &w);
     return ic_waiter_wait(ic, &w, id, timeout_ms, status);
+}
+
+int ic_kvp_enumerate(struct ic *ic, uint8_t pool, int timeout_ms,
+                     void (*each)(void *arg, const struct ic_kvp_result *r), void *arg)
+{
+    struct ic_kvp_result *r = malloc(sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    int n = 0;
+    for (;;) {
+        struct ic_kvp_request rq = { .op = IC_KVP_OP_ENUMERATE, .pool = pool,
+                                     .index = (uint32_t)n };
+        uint32_t status = 0;
+        int rc = ic_kvp_call(ic, &rq, timeout_ms, &status, r);
+        if (rc < 0) {
+            n = rc;
+            break;
+        }
+        if (status != IC_S_OK || n >= IC_KVP_ENUMERATE_MAX)
+            break;
+        if (each)
+            each(arg, r);
+        n++;
+    }
+    free(r);
+    return n;
 }

@@ -33,7 +33,7 @@ static void timesync_prepare(struct ic_chan *c, struct ic_req *rq)
 {
     uint64_t ref = 0;
     if (c->msg_version >= IC_VER(4, 0) && c->ic->cfg.hv)
-        hv_msr_read(c->ic->cfg.hv, 0, HV_MSR_TIME_REF_COUNT, &ref);
+        ref = hv_reference_time(c->ic->cfg.hv);
     uint64_t now = ic_filetime_now(c->ic);
     if (c->msg_version >= IC_VER(4, 0)) {
         struct ic_timesync_body_v4 b = { .parenttime = now, .vmreferencetime = ref,
@@ -96,6 +96,7 @@ const struct vmbus_device_desc ic_timesync_desc = {
     .name = "ic-timesync",
     .if_type = { { 0x30, 0xe6, 0x27, 0x95, 0xae, 0xd0, 0x7b, 0x49, 0xad, 0xce, 0xe8, 0x0a,
                    0xb0, 0x17, 0x5c, 0xaf } },
+    /* Hyper-V's instance id, {2dd1ce17-079e-403c-b352-a1921ee207ee} */
     .if_instance = { { 0x17, 0xce, 0xd1, 0x2d, 0x9e, 0x07, 0x3c, 0x40, 0xb3, 0x52, 0xa1,
                        0x92, 0x1e, 0xe2, 0x07, 0xee } },
     .max_pkt_size = 4096,
