@@ -238,6 +238,16 @@ void vmbus_channel_signal(struct vmbus_channel *ch)
     pthread_mutex_unlock(&ch->host->lock);
 }
 
+void vmbus_channel_lock(struct vmbus_channel *ch)
+{
+    pthread_mutex_lock(&ch->host->lock);
+}
+
+void vmbus_channel_unlock(struct vmbus_channel *ch)
+{
+    pthread_mutex_unlock(&ch->host->lock);
+}
+
 void *vmbus_channel_device_ctx(const struct vmbus_channel *ch)
 {
     return ch->desc->ctx;
