@@ -14,8 +14,6 @@
 
 #define IC_SHUTDOWN_TIMEOUT_MS 10000
 #define IC_KVP_TIMEOUT_MS 10000
-/* FullyQualifiedDomainName, ..., ProcessorArchitecture: Linux's daemon answers 0-9 */
-#define KVP_AUTO_POOL_MAX 32
 
 static const char *const exit_names[EXIT_KINDS] = { "io", "mmio", "msr", "hypercall", "other" };
 
@@ -107,28 +105,17 @@ static const char *kvp_error(int rc)
                            : strerror(-rc);
 }
 
-/* The guest's intrinsic data (host name, OS, addresses): Hyper-V enumerates the auto
- * pool from index 0 until the guest answers anything but success. */
+static void kvp_add_item(void *arg, const struct ic_kvp_result *r)
+{
+    json_object_object_add(arg, r->key, json_object_new_string(r->value));
+}
+
+/* The guest's intrinsic data (host name, OS, addresses), enumerated as Hyper-V does. */
 static int cmd_kvp_get(struct control_server *s, struct vm *vm, struct json_object *req,
                        struct json_object *reply, char *err, size_t errlen)
 {
-    struct ic_kvp_result *res = malloc(sizeof(*res));
     struct json_object *items = json_object_new_object();
-    int rc = 0;
-    if (!res) {
-        json_object_put(items);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    for (uint32_t i = 0; i < KVP_AUTO_POOL_MAX; i++) {
-        struct ic_kvp_request rq = { .op = IC_KVP_OP_ENUMERATE, .pool = IC_KVP_POOL_AUTO, .index = i };
-        uint32_t status = 0;
-        rc = ic_kvp_call(vm->ic, &rq, IC_KVP_TIMEOUT_MS, &status, res);
-        if (rc < 0 || status != 0)
-            break;
-        json_object_object_add(items, res->key, json_object_new_string(res->value));
-    }
-    free(res);
+    int rc = ic_kvp_enumerate(vm->ic, IC_KVP_POOL_AUTO, IC_KVP_TIMEOUT_MS, kvp_add_item, items);
     if (rc < 0) {
         json_object_put(items);
         snprintf(err, errlen, "%s", kvp_error(rc));
