@@ -1,6 +1,7 @@
 /* Format-independent part of the disk library: the format table, detection, the parent
  * chain, bounds checks, and dispatch to the format. */
 #include "disk/disk.h"
+#include "disk/vhdx.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 
 /* Probe order matters: raw accepts anything, so it is last. */
 static const struct disk_format *const formats[] = {
+    &vhdx_format,
     NULL, /* formats are added here, one line each */
 };
 

@@ -37,6 +37,9 @@ enum disk_type {
 #define DISK_OPEN_RDONLY      (1u << 0)
 #define DISK_OPEN_NO_REPLAY   (1u << 1) /* VHDX: open read-only without replaying a log */
 #define DISK_OPEN_NO_PARENT   (1u << 2) /* differencing: do not open the parent (info) */
+#define DISK_OPEN_FOR_CHECK   (1u << 3) /* open despite metadata inconsistencies so that a
+                                           checker can report them; I/O touching a bad
+                                           block fails with -EIO */
 
 struct disk_create_opts {
     enum disk_format_id format;
