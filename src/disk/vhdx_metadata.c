@@ -349,6 +349,9 @@ int vhdx_metadata_build(const struct vhdx_create_meta *c, uint8_t *buf, size_t l
         char link[40];
         char g[37];
         vhdx_guid_format(c->linkage, g);
+        for (char *q = g; *q; q++) /* the spec says lowercase; libvhdi insists on it */
+            if (*q >= 'A' && *q <= 'F')
+                *q = (char)(*q - 'A' + 'a');
         snprintf(link, sizeof(link), "{%s}", g);
         int n = 0;
         memcpy(loc, vhdx_guid_locator_type_vhdx.b, 16);

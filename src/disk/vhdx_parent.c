@@ -50,11 +50,18 @@ static bool candidate(struct disk *d, int i, char *out, size_t cap)
     if (!src)
         return false;
     to_host_path(src, tmp, sizeof(tmp));
+    char *rel = tmp;
+    while (rel[0] == '.' && rel[1] == '/')
+        rel += 2;
+    if (!strcmp(dn, ".") && i != 1) {
+        snprintf(dir, sizeof(dir), "%s", ".");
+        dn = dir;
+    }
     int n;
     if (i == 0) {
         if (tmp[0] == '/' || is_drive_path(tmp))
             return false;
-        n = snprintf(out, cap, "%s/%s", dn, tmp);
+        n = strcmp(dn, ".") ? snprintf(out, cap, "%s/%s", dn, rel) : snprintf(out, cap, "%s", rel);
     } else if (i == 1) {
         if (is_drive_path(tmp))
             return false;
