@@ -27,4 +27,10 @@ int vhdx_check(struct disk *d, bool repair, void (*report)(void *ctx, const char
  * log. 0 or a negative errno with the reason in disk_last_error(d). */
 int vhdx_resize(struct disk *d, uint64_t new_size);
 
+/* Test hook, NULL in production: called at each step of a metadata update where a
+ * crash matters ("log" after a log entry is durable, "apply" between in-place
+ * metadata writes, "header" between the two header writes, "replay" between replayed
+ * pages). The crash test kills the process from it. */
+extern void (*vhdx_crash_point)(const char *where);
+
 #endif

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "disk/vhdx.h"
 #include "disk/vhdx_internal.h"
 
 #define LS VHDX_LOG_SECTOR
@@ -87,6 +88,8 @@ static int apply_in_place(struct disk *d, const struct vhdx_log_page *p, size_t 
         size_t j = i + 1;
         while (j < n && p[j].off == p[j - 1].off + LS && p[j].data == p[j - 1].data + LS)
             j++;
+        if (vhdx_crash_point)
+            vhdx_crash_point("apply");
         int rc = vhdx_pwrite(d->fd, p[i].data, (j - i) * LS, p[i].off);
         if (rc < 0)
             return vhdx_err(d, rc, "metadata write at %llu: %s", (unsigned long long)p[i].off,
@@ -164,6 +167,8 @@ int vhdx_flush_locked(struct disk *d)
         }
         if ((rc = vhdx_sync(d)) < 0)
             goto out;
+        if (vhdx_crash_point)
+            vhdx_crash_point("log");
         v->log_seq++;
         v->log_newest_pos = pos;
         v->log_newest_len = len;

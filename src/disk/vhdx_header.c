@@ -4,7 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "disk/vhdx.h"
 #include "disk/vhdx_internal.h"
+
+void (*vhdx_crash_point)(const char *where);
 
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
@@ -46,6 +49,8 @@ int vhdx_headers_write(struct disk *d)
     uint8_t buf[VHDX_HEADER_SIZE];
     for (int i = 0; i < 2; i++) {
         int slot = 1 - v->hdr_slot;
+        if (i && vhdx_crash_point)
+            vhdx_crash_point("header");
         v->hdr.seq++;
         vhdx_header_build(&v->hdr, buf);
         int rc = vhdx_pwrite(d->fd, buf, sizeof(buf), slot ? VHDX_HEADER2_OFF : VHDX_HEADER1_OFF);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "disk/vhdx.h"
 #include "disk/vhdx_crc32c.h"
 #include "disk/vhdx_internal.h"
 
@@ -220,6 +221,8 @@ static int apply_to_file(void *ctx, uint64_t off, const uint8_t *page, uint64_t 
     if (off < VHDX_REGION1_OFF)
         return vhdx_err(d, -EINVAL, "log entry would overwrite the file identifier or headers");
     for (uint64_t done = 0; done < len; done += LS) {
+        if (vhdx_crash_point)
+            vhdx_crash_point("replay");
         int rc = vhdx_pwrite(d->fd, page ? page : zeros, LS, off + done);
         if (rc < 0)
             return vhdx_err(d, rc, "log replay: write at %llu: %s",

@@ -1,0 +1,269 @@
+/* Crash-consistency torture for the VHDX backend.
+ *   vhdx_crash_test DIR RUNS SEED [SECONDS]
+ * Creates DIR/crash.vhdx (dynamic, 1 MiB blocks), then RUNS times: forks a workload of
+ * random writes, discards and flushes, SIGKILLs it after a random delay, reopens the
+ * image read-write (log replay), runs vhdx_check and verifies every sector:
+ *   - each written sector carries its LBA, a generation number and a filler derived
+ *     from both, so data of another sector/block or garbage is detected;
+ *   - a sector must hold the value it had at the last completed flush, or the value of
+ *     an operation issued after it (write stamp, or zeros for a discard).
+ * The workload records each operation in DIR/ops before issuing it and a flush record
+ * after disk_flush returns. Prints one PASS/FAIL line; exit 0 on success. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "disk/disk.h"
+#include "disk/vhdx.h"
+
+#define SECT 512u
+#define DISK_SIZE (24u << 20)
+#define NSECT (DISK_SIZE / SECT)
+#define MAGIC 0x5649524944495844ull /* "VIRIDIXD" */
+
+struct op {
+    uint32_t type; /* 'W', 'D', 'F' */
+    uint32_t count;
+    uint64_t lba, gen;
+};
+
+static uint64_t rng_state;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static void fill_sector(uint8_t *s, uint64_t lba, uint64_t gen)
+{
+    uint64_t x = lba * 0x9E3779B97F4A7C15ull ^ gen;
+    memcpy(s, &lba, 8);
+    memcpy(s + 8, &gen, 8);
+    uint64_t m = MAGIC;
+    memcpy(s + 16, &m, 8);
+    for (unsigned i = 24; i < SECT; i += 8) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        memcpy(s + i, &x, 8);
+    }
+}
+
+/* Dies at a metadata-update step now and then, so kills land inside the windows
+ * between log write, in-place writes and header writes, not only between calls. */
+static void maybe_die(const char *where)
+{
+    (void)where;
+    if (rnd() % 6 == 0)
+        raise(SIGKILL);
+}
+
+static void workload(const char *img, const char *opsf, uint64_t gen0)
+{
+    vhdx_crash_point = maybe_die;
+    struct disk *d;
+    char err[DISK_ERR_LEN];
+    int lf = open(opsf, O_WRONLY | O_APPEND);
+    if (lf < 0 || disk_open(img, DISK_FORMAT_VHDX, 0, &d, err) < 0)
+        _exit(3);
+    uint8_t *buf = malloc(256 * SECT);
+    uint64_t gen = gen0;
+    for (;;) {
+        uint64_t r = rnd() % 100;
+        struct op o = { 0 };
+        if (r < 8) {
+            o.type = 'D';
+            if (r < 3) { /* whole blocks */
+                o.lba = (rnd() % (NSECT / 2048)) * 2048;
+                o.count = 2048 * (uint32_t)(1 + rnd() % 2);
+            } else {
+                o.lba = rnd() % NSECT;
+                o.count = (uint32_t)(1 + rnd() % 64);
+            }
+        } else if (r < 20) {
+            o.type = 'F';
+        } else {
+            o.type = 'W';
+            o.lba = rnd() % NSECT;
+            o.count = (uint32_t)(1 + rnd() % 256);
+            o.gen = ++gen;
+        }
+        if (o.lba + o.count > NSECT)
+            o.count = (uint32_t)(NSECT - o.lba);
+        if (o.type == 'F') {
+            if (disk_flush(d) < 0)
+                _exit(4);
+            if (write(lf, &o, sizeof(o)) != sizeof(o))
+                _exit(5);
+            continue;
+        }
+        if (write(lf, &o, sizeof(o)) != sizeof(o))
+            _exit(5);
+        int rc;
+        if (o.type == 'W') {
+            for (uint32_t i = 0; i < o.count; i++)
+                fill_sector(buf + (size_t)i * SECT, o.lba + i, o.gen);
+            rc = disk_write(d, o.lba * SECT, buf, (size_t)o.count * SECT);
+        } else {
+            rc = disk_discard(d, o.lba * SECT, (uint64_t)o.count * SECT);
+        }
+        if (rc < 0)
+            _exit(6);
+    }
+}
+
+static int replays;
+static long total_ops;
+
+static void report_line(void *ctx, const char *line)
+{
+    (void)ctx;
+    if (!strncmp(line, "repaired: a pending log", 23))
+        replays++;
+    else
+        printf("check: %s\n", line);
+}
+
+/* Verifies the image against state[] (generations at the last completed flush before
+ * this run) and this run's op log; updates state[] to what was found. */
+static int verify(const char *img, const char *opsf, uint64_t *state, int run)
+{
+    struct disk *d;
+    char err[DISK_ERR_LEN];
+    if (disk_open(img, DISK_FORMAT_VHDX, DISK_OPEN_FOR_CHECK, &d, err) < 0) {
+        printf("FAIL vhdx_crash: run %d: reopen failed: %s\n", run, err);
+        return -1;
+    }
+    int problems = vhdx_check(d, false, report_line, NULL);
+    if (problems != 0) {
+        printf("FAIL vhdx_crash: run %d: check found %d problems\n", run, problems);
+        disk_close(d);
+        return -1;
+    }
+    /* replay the op log: flushed state, and ops after the last flush */
+    FILE *f = fopen(opsf, "rb");
+    struct op *ops = NULL;
+    size_t n = 0, cap = 0, last_flush = 0;
+    struct op o;
+    while (f && fread(&o, sizeof(o), 1, f) == 1) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            ops = realloc(ops, cap * sizeof(*ops));
+        }
+        ops[n++] = o;
+        if (o.type == 'F')
+            last_flush = n;
+    }
+    if (f)
+        fclose(f);
+    total_ops += (long)n;
+    for (size_t i = 0; i < last_flush; i++)
+        for (uint32_t k = 0; ops[i].type != 'F' && k < ops[i].count; k++)
+            state[ops[i].lba + k] = ops[i].type == 'W' ? ops[i].gen : 0;
+    uint8_t *buf = malloc(1 << 20), want[SECT];
+    int rc = 0;
+    for (uint64_t base = 0; base < NSECT && rc == 0; base += (1 << 20) / SECT) {
+        if (disk_read(d, base * SECT, buf, 1 << 20) < 0) {
+            printf("FAIL vhdx_crash: run %d: read: %s\n", run, disk_last_error(d));
+            rc = -1;
+            break;
+        }
+        for (uint64_t s = base; s < base + (1 << 20) / SECT && rc == 0; s++) {
+            const uint8_t *p = buf + (s - base) * SECT;
+            uint64_t lba, gen, magic;
+            memcpy(&lba, p, 8);
+            memcpy(&gen, p + 8, 8);
+            memcpy(&magic, p + 16, 8);
+            bool zero = true;
+            for (unsigned i = 0; i < SECT && zero; i++)
+                zero = p[i] == 0;
+            if (zero) {
+                gen = 0;
+            } else {
+                fill_sector(want, s, gen);
+                if (magic != MAGIC || lba != s || memcmp(p, want, SECT) != 0) {
+                    printf("FAIL vhdx_crash: run %d: sector %llu holds foreign or garbage data "
+                           "(lba stamp %llu)\n", run, (unsigned long long)s, (unsigned long long)lba);
+                    rc = -1;
+                    break;
+                }
+            }
+            bool ok = gen == state[s];
+            for (size_t i = last_flush; i < n && !ok; i++)
+                if (ops[i].type != 'F' && s >= ops[i].lba && s < ops[i].lba + ops[i].count)
+                    ok = ops[i].type == 'W' ? gen == ops[i].gen : gen == 0;
+            if (!ok) {
+                printf("FAIL vhdx_crash: run %d: sector %llu has generation %llu, flushed %llu\n",
+                       run, (unsigned long long)s, (unsigned long long)gen,
+                       (unsigned long long)state[s]);
+                rc = -1;
+            }
+            state[s] = gen;
+        }
+    }
+    free(buf);
+    free(ops);
+    disk_close(d);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: vhdx_crash_test DIR RUNS SEED [SECONDS]\n");
+        return 2;
+    }
+    char img[4096], opsf[4096], err[DISK_ERR_LEN];
+    snprintf(img, sizeof(img), "%s/crash.vhdx", argv[1]);
+    snprintf(opsf, sizeof(opsf), "%s/ops", argv[1]);
+    int runs = atoi(argv[2]);
+    rng_state = strtoull(argv[3], NULL, 0) | 1;
+    double limit = argc > 4 ? atof(argv[4]) : 1e9;
+    unlink(img);
+    struct disk_create_opts co = { .format = DISK_FORMAT_VHDX, .type = DISK_TYPE_DYNAMIC,
+                                   .size = DISK_SIZE, .block_size = 1 << 20 };
+    if (disk_create(img, &co, err) < 0) {
+        printf("FAIL vhdx_crash: create: %s\n", err);
+        return 1;
+    }
+    uint64_t *state = calloc(NSECT, sizeof(*state));
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int done = 0;
+    for (int run = 0; run < runs; run++) {
+        int fd = open(opsf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        close(fd);
+        uint64_t seed = rnd();
+        pid_t pid = fork();
+        if (pid == 0) {
+            rng_state = seed | 1;
+            workload(img, opsf, (uint64_t)(run + 1) << 32);
+        }
+        /* let it run 1-40 ms (sometimes die while still opening / replaying) */
+        struct timespec ts = { 0, (long)(rnd() % 40000000) + 1000000 };
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        if (WIFEXITED(status)) {
+            printf("FAIL vhdx_crash: run %d: workload exited with %d\n", run, WEXITSTATUS(status));
+            return 1;
+        }
+        if (verify(img, opsf, state, run) < 0)
+            return 1;
+        done++;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > limit)
+            break;
+    }
+    printf("PASS vhdx_crash: %d kill/reopen/verify runs, %ld operations, %d log replays\n",
+           done, total_ops, replays);
+    free(state);
+    return done >= runs ? 0 : 1;
+}
