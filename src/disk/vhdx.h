@@ -28,9 +28,10 @@ int vhdx_check(struct disk *d, bool repair, void (*report)(void *ctx, const char
 int vhdx_resize(struct disk *d, uint64_t new_size);
 
 /* Test hook, NULL in production: called at each step of a metadata update where a
- * crash matters ("log" after a log entry is durable, "apply" between in-place
- * metadata writes, "header" between the two header writes, "replay" between replayed
- * pages). The crash test kills the process from it. */
-extern void (*vhdx_crash_point)(const char *where);
+ * crash matters: "log" after a log entry is durable (everything written before it is
+ * too), "apply" before an in-place metadata write of [off, off+len) to fd, "header"
+ * between the two header writes, "replay" between replayed pages. The crash test
+ * kills the process from it and records what a power loss could still undo. */
+extern void (*vhdx_crash_point)(const char *where, int fd, uint64_t off, uint64_t len);
 
 #endif

@@ -89,7 +89,7 @@ static int apply_in_place(struct disk *d, const struct vhdx_log_page *p, size_t 
         while (j < n && p[j].off == p[j - 1].off + LS && p[j].data == p[j - 1].data + LS)
             j++;
         if (vhdx_crash_point)
-            vhdx_crash_point("apply");
+            vhdx_crash_point("apply", d->fd, p[i].off, (j - i) * LS);
         int rc = vhdx_pwrite(d->fd, p[i].data, (j - i) * LS, p[i].off);
         if (rc < 0)
             return vhdx_err(d, rc, "metadata write at %llu: %s", (unsigned long long)p[i].off,
@@ -168,7 +168,7 @@ int vhdx_flush_locked(struct disk *d)
         if ((rc = vhdx_sync(d)) < 0)
             goto out;
         if (vhdx_crash_point)
-            vhdx_crash_point("log");
+            vhdx_crash_point("log", d->fd, 0, 0);
         v->log_seq++;
         v->log_newest_pos = pos;
         v->log_newest_len = len;

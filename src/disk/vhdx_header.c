@@ -7,7 +7,7 @@
 #include "disk/vhdx.h"
 #include "disk/vhdx_internal.h"
 
-void (*vhdx_crash_point)(const char *where);
+void (*vhdx_crash_point)(const char *where, int fd, uint64_t off, uint64_t len);
 
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
@@ -50,7 +50,7 @@ int vhdx_headers_write(struct disk *d)
     for (int i = 0; i < 2; i++) {
         int slot = 1 - v->hdr_slot;
         if (i && vhdx_crash_point)
-            vhdx_crash_point("header");
+            vhdx_crash_point("header", d->fd, 0, 0);
         v->hdr.seq++;
         vhdx_header_build(&v->hdr, buf);
         int rc = vhdx_pwrite(d->fd, buf, sizeof(buf), slot ? VHDX_HEADER2_OFF : VHDX_HEADER1_OFF);

@@ -222,7 +222,7 @@ static int apply_to_file(void *ctx, uint64_t off, const uint8_t *page, uint64_t 
         return vhdx_err(d, -EINVAL, "log entry would overwrite the file identifier or headers");
     for (uint64_t done = 0; done < len; done += LS) {
         if (vhdx_crash_point)
-            vhdx_crash_point("replay");
+            vhdx_crash_point("replay", d->fd, off + done, LS);
         int rc = vhdx_pwrite(d->fd, page ? page : zeros, LS, off + done);
         if (rc < 0)
             return vhdx_err(d, rc, "log replay: write at %llu: %s",

@@ -55,18 +55,65 @@ static void fill_sector(uint8_t *s, uint64_t lba, uint64_t gen)
     }
 }
 
-/* Dies at a metadata-update step now and then, so kills land inside the windows
- * between log write, in-place writes and header writes, not only between calls. */
-static void maybe_die(const char *where)
+/* Power loss is simulated on top of SIGKILL: before each in-place metadata write the
+ * workload saves the bytes it overwrites to DIR/undo; the verifier puts them back
+ * before reopening, as if those writes (not yet synced) never reached the disk. Once
+ * a later log entry is durable, the earlier in-place writes are durable too (the flush
+ * starts with fdatasync), so the undo file restarts at every "log" point. Only the
+ * log replay can then bring back what a completed flush made visible. */
+static int undo_fd = -1;
+
+static void crash_point(const char *where, int fd, uint64_t off, uint64_t len)
 {
-    (void)where;
+    if (!strcmp(where, "log")) {
+        if (ftruncate(undo_fd, 0) < 0)
+            _exit(7);
+    } else if (!strcmp(where, "apply")) {
+        uint8_t *old = malloc(len);
+        uint64_t hdr[2] = { off, len };
+        if (!old || pread(fd, old, len, (off_t)off) != (ssize_t)len ||
+            write(undo_fd, hdr, sizeof(hdr)) != sizeof(hdr) || write(undo_fd, old, len) != (ssize_t)len)
+            _exit(7);
+        free(old);
+    }
+    /* die here now and then, so kills land inside metadata updates */
     if (rnd() % 6 == 0)
         raise(SIGKILL);
 }
 
+/* Puts back the saved bytes, newest first. */
+static int undo(const char *img, const char *undof)
+{
+    int u = open(undof, O_RDONLY), fd = open(img, O_WRONLY);
+    if (u < 0 || fd < 0)
+        return -1;
+    struct rec { uint64_t off, len; uint8_t *data; } *recs = NULL;
+    size_t n = 0;
+    uint64_t hdr[2];
+    while (read(u, hdr, sizeof(hdr)) == sizeof(hdr)) {
+        uint8_t *data = malloc(hdr[1]);
+        if (!data || read(u, data, hdr[1]) != (ssize_t)hdr[1]) {
+            free(data); /* torn: that in-place write never started */
+            break;
+        }
+        recs = realloc(recs, (n + 1) * sizeof(*recs));
+        recs[n++] = (struct rec){ hdr[0], hdr[1], data };
+    }
+    int rc = 0;
+    while (n--) {
+        if (pwrite(fd, recs[n].data, recs[n].len, (off_t)recs[n].off) != (ssize_t)recs[n].len)
+            rc = -1;
+        free(recs[n].data);
+    }
+    free(recs);
+    close(u);
+    close(fd);
+    return rc;
+}
+
 static void workload(const char *img, const char *opsf, uint64_t gen0)
 {
-    vhdx_crash_point = maybe_die;
+    vhdx_crash_point = crash_point;
     struct disk *d;
     char err[DISK_ERR_LEN];
     int lf = open(opsf, O_WRONLY | O_APPEND);
@@ -132,10 +179,14 @@ static void report_line(void *ctx, const char *line)
 
 /* Verifies the image against state[] (generations at the last completed flush before
  * this run) and this run's op log; updates state[] to what was found. */
-static int verify(const char *img, const char *opsf, uint64_t *state, int run)
+static int verify(const char *img, const char *opsf, const char *undof, uint64_t *state, int run)
 {
     struct disk *d;
     char err[DISK_ERR_LEN];
+    if (undo(img, undof) < 0) {
+        printf("FAIL vhdx_crash: run %d: cannot simulate the power loss\n", run);
+        return -1;
+    }
     if (disk_open(img, DISK_FORMAT_VHDX, DISK_OPEN_FOR_CHECK, &d, err) < 0) {
         printf("FAIL vhdx_crash: run %d: reopen failed: %s\n", run, err);
         return -1;
@@ -219,9 +270,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: vhdx_crash_test DIR RUNS SEED [SECONDS]\n");
         return 2;
     }
-    char img[4096], opsf[4096], err[DISK_ERR_LEN];
+    char img[4096], opsf[4096], undof[4096], err[DISK_ERR_LEN];
     snprintf(img, sizeof(img), "%s/crash.vhdx", argv[1]);
     snprintf(opsf, sizeof(opsf), "%s/ops", argv[1]);
+    snprintf(undof, sizeof(undof), "%s/undo", argv[1]);
     int runs = atoi(argv[2]);
     rng_state = strtoull(argv[3], NULL, 0) | 1;
     double limit = argc > 4 ? atof(argv[4]) : 1e9;
@@ -239,6 +291,7 @@ int main(int argc, char **argv)
     for (int run = 0; run < runs; run++) {
         int fd = open(opsf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         close(fd);
+        undo_fd = open(undof, O_RDWR | O_CREAT | O_TRUNC | O_APPEND, 0644);
         uint64_t seed = rnd();
         pid_t pid = fork();
         if (pid == 0) {
@@ -251,12 +304,16 @@ int main(int argc, char **argv)
         kill(pid, SIGKILL);
         int status;
         waitpid(pid, &status, 0);
+        close(undo_fd);
         if (WIFEXITED(status)) {
             printf("FAIL vhdx_crash: run %d: workload exited with %d\n", run, WEXITSTATUS(status));
+            free(state);
             return 1;
         }
-        if (verify(img, opsf, state, run) < 0)
+        if (verify(img, opsf, undof, state, run) < 0) {
+            free(state);
             return 1;
+        }
         done++;
         clock_gettime(CLOCK_MONOTONIC, &t);
         if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > limit)
