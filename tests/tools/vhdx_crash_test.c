@@ -1,6 +1,7 @@
 /* Crash-consistency torture for the VHDX backend.
- *   vhdx_crash_test DIR RUNS SEED [SECONDS]
- * Creates DIR/crash.vhdx (dynamic, 1 MiB blocks), then RUNS times: forks a workload of
+ *   vhdx_crash_test DIR RUNS SEED [SECONDS [diff]]
+ * Creates DIR/crash.vhdx (dynamic, 1 MiB blocks; with "diff" a differencing child of
+ * DIR/parent.vhdx whose every sector holds generation 1), then RUNS times: forks a workload of
  * random writes, discards and flushes, SIGKILLs it after a random delay, reopens the
  * image read-write (log replay), runs vhdx_check and verifies every sector:
  *   - each written sector carries its LBA, a generation number and a filler derived
@@ -267,7 +268,7 @@ static int verify(const char *img, const char *opsf, const char *undof, uint64_t
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: vhdx_crash_test DIR RUNS SEED [SECONDS]\n");
+        fprintf(stderr, "usage: vhdx_crash_test DIR RUNS SEED [SECONDS [diff]]\n");
         return 2;
     }
     char img[4096], opsf[4096], undof[4096], err[DISK_ERR_LEN];
@@ -277,14 +278,38 @@ int main(int argc, char **argv)
     int runs = atoi(argv[2]);
     rng_state = strtoull(argv[3], NULL, 0) | 1;
     double limit = argc > 4 ? atof(argv[4]) : 1e9;
+    bool diff = argc > 5 && !strcmp(argv[5], "diff");
+    char parent[4096];
+    snprintf(parent, sizeof(parent), "%s/parent.vhdx", argv[1]);
     unlink(img);
+    unlink(parent);
     struct disk_create_opts co = { .format = DISK_FORMAT_VHDX, .type = DISK_TYPE_DYNAMIC,
                                    .size = DISK_SIZE, .block_size = 1 << 20 };
+    uint64_t *state = calloc(NSECT, sizeof(*state));
+    if (diff) {
+        struct disk *p;
+        uint8_t *buf = malloc(1 << 20);
+        if (disk_create(parent, &co, err) < 0 || disk_open(parent, DISK_FORMAT_VHDX, 0, &p, err) < 0) {
+            printf("FAIL vhdx_crash: parent: %s\n", err);
+            return 1;
+        }
+        for (uint64_t s = 0; s < NSECT; s++) {
+            fill_sector(buf + (s % 2048) * SECT, s, 1);
+            state[s] = 1;
+            if (s % 2048 == 2047 && disk_write(p, (s - 2047) * SECT, buf, 1 << 20) < 0) {
+                printf("FAIL vhdx_crash: parent write: %s\n", disk_last_error(p));
+                return 1;
+            }
+        }
+        disk_close(p);
+        free(buf);
+        co.parent = parent;
+        co.type = DISK_TYPE_DIFFERENCING;
+    }
     if (disk_create(img, &co, err) < 0) {
         printf("FAIL vhdx_crash: create: %s\n", err);
         return 1;
     }
-    uint64_t *state = calloc(NSECT, sizeof(*state));
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int done = 0;
@@ -319,8 +344,11 @@ int main(int argc, char **argv)
         if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > limit)
             break;
     }
-    printf("PASS vhdx_crash: %d kill/reopen/verify runs, %ld operations, %d log replays\n",
-           done, total_ops, replays);
+    if (done < runs)
+        printf("FAIL vhdx_crash: only %d of %d runs within %.0f s\n", done, runs, limit);
+    else
+        printf("PASS vhdx_crash: %d kill/reopen/verify runs, %ld operations, %d log replays\n",
+               done, total_ops, replays);
     free(state);
     return done >= runs ? 0 : 1;
 }
