@@ -9,6 +9,8 @@
  *   disktool check IMG [repair]            problems to stdout; exit 0 clean, 2 problems
  *   disktool resize IMG SIZE
  *   disktool map IMG                       OFF LEN DATA|ZERO|PARENT lines
+ *   disktool crash-after-write IMG OFF LEN BYTE   write, flush, then exit without
+ *                                          closing (leaves a pending log, as a crash) 
  * Exit status 0 on success, 1 on error (message on stderr). */
 #include <errno.h>
 #include <fcntl.h>
@@ -189,7 +191,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "dump-raw") && argc > 4 && !strcmp(argv[4], "noreplay"))
         flags |= DISK_OPEN_NO_REPLAY;
     if (!strcmp(cmd, "check"))
-        flags = DISK_OPEN_FOR_CHECK | (argc > 3 && !strcmp(argv[3], "repair") ? 0 : DISK_OPEN_RDONLY);
+        flags = DISK_OPEN_FOR_CHECK |
+                (argc > 3 && !strcmp(argv[3], "repair") ? 0 : DISK_OPEN_RDONLY | DISK_OPEN_NO_REPLAY);
     if (open_img(argv[2], flags, &d) < 0)
         return 1;
     if (!strcmp(cmd, "info"))
@@ -210,6 +213,10 @@ int main(int argc, char **argv)
         rc = vhdx_resize(d, num(argv[3])) < 0 ? die(disk_last_error(d)) : 0;
     else if (!strcmp(cmd, "map"))
         rc = cmd_map(d);
+    else if (!strcmp(cmd, "crash-after-write") && argc > 5) {
+        rc = cmd_pattern(d, num(argv[3]), num(argv[4]), (int)strtol(argv[5], NULL, 0));
+        _exit(rc);
+    }
     else
         rc = die("unknown command or missing arguments");
     disk_close(d);
