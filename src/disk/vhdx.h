@@ -1,5 +1,34 @@
 /* VHDX backend: the disk_format registered in disk.c, plus the VHDX-specific
- * operations the generic `check` and `resize` drivers call. */
+ * operations the generic `check` and `resize` drivers call.
+ *
+ * Behaviour callers can rely on:
+ * - I/O offsets and lengths must be multiples of the logical sector size (-EINVAL).
+ * - disk_flush(): when it returns, all data written before it and the metadata that
+ *   makes it reachable are on stable storage (data fdatasync -> log entry fdatasync
+ *   -> in-place metadata). Without a flush, a crash loses at most unflushed writes;
+ *   it never shows one block's data in another.
+ * - disk_discard(): the range reads as zeros afterwards. Dynamic disks: whole blocks
+ *   become UNMAPPED (file offset kept, hole punched, reused by the next write);
+ *   partial ranges are hole-punched. Fixed disks: FALLOC_FL_ZERO_RANGE (stays
+ *   allocated). Differencing: whole blocks become ZERO (not the parent's data),
+ *   partial ranges are written with zeros.
+ * - Reads: NOT_PRESENT reads zeros (from the parent in a differencing disk); ZERO,
+ *   UNMAPPED and UNDEFINED read zeros; PARTIALLY_PRESENT per the sector bitmap.
+ * - Open of an image with a pending log (not closed cleanly): read-write replays it;
+ *   read-only fails with -EROFS and a message, unless DISK_OPEN_NO_REPLAY: then the
+ *   log is replayed into memory only and reads see exactly what they would after a
+ *   replay; the file is not modified and the disk is read-only.
+ * - DISK_OPEN_FOR_CHECK: BAT entries that fail validation do not fail the open; I/O
+ *   touching them fails with -EIO. For a read-only check use
+ *   DISK_OPEN_RDONLY | DISK_OPEN_NO_REPLAY | DISK_OPEN_FOR_CHECK; for repair open
+ *   read-write (that replays a pending log).
+ * - Differencing: the parent is found by relative_path (relative to the child's
+ *   directory), then absolute_win32_path, then the parent's file name in the child's
+ *   directory; its DataWriteGuid must match parent_linkage(2); loops are refused.
+ *   Creating a child stores both the relative (".\p.vhdx", "..\d\p.vhdx") and the
+ *   absolute path (backslashes) and inherits size, sector sizes, block size (unless
+ *   given) and the virtual disk id. Writing to a parent changes its DataWriteGuid and
+ *   so breaks its children, as the spec requires. */
 #ifndef VIRIDIAN_DISK_VHDX_H
 #define VIRIDIAN_DISK_VHDX_H
 

@@ -147,13 +147,13 @@ TEST(vhdx_fixed_4k_roundtrip)
     free(model);
 }
 
-TEST(vhdx_differencing_roundtrip)
+static void differencing_roundtrip(uint32_t sector)
 {
     const uint64_t size = 8u << 20;
     uint8_t *model = malloc(size);
     for (uint64_t i = 0; i < size; i++)
         model[i] = (uint8_t)(i * 131 + 7);
-    CHECK_EQ(create("base.vhdx", size, DISK_TYPE_DYNAMIC, 1 << 20, 512, NULL), 0);
+    CHECK_EQ(create("base.vhdx", size, DISK_TYPE_DYNAMIC, 1 << 20, sector, NULL), 0);
     struct disk *b = open_img("base.vhdx", 0);
     if (!b)
         return;
@@ -171,15 +171,15 @@ TEST(vhdx_differencing_roundtrip)
     uint64_t n;
     CHECK_EQ(disk_extent(d, 0, size, &n), DISK_EXTENT_PARENT);
     CHECK_EQ(n, size);
-    uint8_t s[1024];
+    uint8_t s[8192];
     memset(s, 0xC3, sizeof(s));
-    CHECK_EQ(disk_write(d, (1 << 20) + 512, s, 1024), 0);
-    memcpy(model + (1 << 20) + 512, s, 1024);
+    CHECK_EQ(disk_write(d, (1 << 20) + sector, s, 2 * sector), 0);
+    memcpy(model + (1 << 20) + sector, s, 2 * sector);
     CHECK_EQ(disk_extent(d, 1 << 20, 1 << 20, &n), DISK_EXTENT_PARENT);
-    CHECK_EQ(n, 512);
-    CHECK_EQ(disk_extent(d, (1 << 20) + 512, 1 << 20, &n), DISK_EXTENT_DATA);
-    CHECK_EQ(n, 1024);
-    CHECK_EQ(exercise(d, model, size, 512, 300), 0);
+    CHECK_EQ(n, sector);
+    CHECK_EQ(disk_extent(d, (1 << 20) + sector, 1 << 20, &n), DISK_EXTENT_DATA);
+    CHECK_EQ(n, 2 * sector);
+    CHECK_EQ(exercise(d, model, size, sector, 300), 0);
     disk_close(d);
     d = open_img("child.vhdx", DISK_OPEN_RDONLY);
     CHECK_EQ(compare(d, model, size), 0);
@@ -191,6 +191,16 @@ TEST(vhdx_differencing_roundtrip)
     CHECK_EQ(compare(d, model, size), 0);
     disk_close(d);
     free(model);
+}
+
+TEST(vhdx_differencing_roundtrip_512)
+{
+    differencing_roundtrip(512);
+}
+
+TEST(vhdx_differencing_roundtrip_4096)
+{
+    differencing_roundtrip(4096);
 }
 
 static void copy_file(const char *from, const char *to)
