@@ -1,8 +1,10 @@
 /* Fuzz target for the VHDX backend. A small valid image with a pending log (a
  * dynamic disk, written and flushed but not closed) is built once; each input is a
- * list of patches (u32 offset, u8 length, bytes) applied to a copy of it, so the
- * fuzzer reaches headers, region tables, metadata, BAT and log parsing. An input that
- * starts with "vhdxfile" is used as the whole file instead. The result goes into a
+ * list of patches (u8 structure selector, u16 offset, u8 length, bytes) applied to a
+ * copy of it, aimed at one structure each (headers, region tables, metadata, BAT, log,
+ * anywhere). If the first input byte is odd, the checksums of the headers, region
+ * tables and log entries are recomputed afterwards, so the fuzzer gets past them to
+ * the semantic checks. An input that starts with "vhdxfile" is the whole file. The result goes into a
  * memfd which is opened read-only without replay, then read-write (replay, a write,
  * flush, check), reading a few ranges each time. */
 #include <fcntl.h>
@@ -13,6 +15,8 @@
 #include <unistd.h>
 
 #include "disk/disk.h"
+#include "disk/vhdx_crc32c.h"
+#include "disk/vhdx_format.h"
 #include "disk/vhdx.h"
 
 static uint8_t *tmpl;
@@ -69,6 +73,32 @@ static void exercise(const char *path, unsigned flags)
     disk_close(d);
 }
 
+static void fix_crc(uint8_t *p, size_t len)
+{
+    memset(p + 4, 0, 4);
+    vhdx_put32(p + 4, crc32c(0, p, len));
+}
+
+static void fix_checksums(uint8_t *img, size_t len)
+{
+    for (int i = 0; i < 2; i++) {
+        if (!memcmp(img + (64 << 10) * (i + 1), "head", 4))
+            fix_crc(img + (64 << 10) * (i + 1), 4096);
+        if (!memcmp(img + (192 << 10) + (64 << 10) * i, "regi", 4))
+            fix_crc(img + (192 << 10) + (64 << 10) * i, 64 << 10);
+    }
+    /* log entries from the start of the template's log (1 MiB, 1 MiB long) */
+    for (size_t pos = 0; pos < (1 << 20);) {
+        uint8_t *e = img + (1 << 20) + pos;
+        uint32_t elen = vhdx_le32(e + 8);
+        if (memcmp(e, "loge", 4) || !elen || elen % 4096 || pos + elen > (1 << 20))
+            break;
+        fix_crc(e, elen);
+        pos += elen;
+    }
+    (void)len;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -90,20 +120,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         len = tmpl_len;
         img = malloc(len);
         memcpy(img, tmpl, len);
-        for (size_t i = 0; i + 5 <= size;) {
-            uint32_t off;
-            memcpy(&off, data + i, 4);
-            size_t n = data[i + 4];
-            i += 5;
+        static const uint32_t base[8] = { 64 << 10, 192 << 10, 2 << 20, 3 << 20, 1 << 20, 0,
+                                          (2 << 20) + (64 << 10), 3 << 20 };
+        static const uint32_t span[8] = { 68 << 10, 68 << 10, 4096, 16384, 32768, 0, 512, 4096 };
+        for (size_t i = 0; i + 4 <= size;) {
+            unsigned sel = data[i] & 7;
+            uint32_t off = data[i + 1] | (uint32_t)data[i + 2] << 8;
+            size_t n = data[i + 3];
+            i += 4;
             if (n > size - i)
                 n = size - i;
-            /* aim most patches at the first 4 MiB of metadata */
-            off %= (off & 0x80000000u) ? (uint32_t)len : (4u << 20);
+            if (sel <= 1) /* low bit picks the first or the second copy */
+                off = base[sel] + (off & 1 ? (64u << 10) : 0) + (off >> 1) % 4096;
+            else
+                off = sel == 5 ? (uint32_t)(((uint64_t)off * 97) % len) : base[sel] + off % span[sel];
+            if (off >= len)
+                off = (uint32_t)(len - 1);
             if (off + n > len)
                 n = len - off;
             memcpy(img + off, data + i, n);
             i += n;
         }
+        if (size && (data[0] & 1))
+            fix_checksums(img, len);
     }
     /* overwrite in place (no truncate to 0: keeps the memfd's pages) */
     if (pwrite(fd, img, len, 0) != (ssize_t)len || ftruncate(fd, (off_t)len) < 0)
