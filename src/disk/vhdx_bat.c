@@ -19,11 +19,11 @@ int vhdx_bat_load(struct disk *d)
     if (v->reg.bat_offset + need > v->file_size && !v->pending_log)
         return vhdx_err(d, -EINVAL, "the BAT lies beyond the end of the file");
     v->bat_region_entries = v->reg.bat_length / 8;
+    /* only the entries the geometry can index are kept; the region may be longer */
     uint64_t bytes = vhdx_round_up(g->bat_entries * 8, VHDX_LOG_SECTOR);
-    if (bytes < vhdx_round_up(v->reg.bat_length, VHDX_LOG_SECTOR))
-        bytes = vhdx_round_up(v->reg.bat_length, VHDX_LOG_SECTOR);
     v->bat = calloc(1, bytes);
-    v->bat_dirty = calloc(1, bytes / VHDX_LOG_SECTOR / 8 + 1);
+    v->bat_bytes = bytes;
+    v->bat_dirty = calloc(1, vhdx_round_up(v->reg.bat_length, VHDX_LOG_SECTOR) / VHDX_LOG_SECTOR / 8 + 1);
     if (!v->bat || !v->bat_dirty)
         return vhdx_err(d, -ENOMEM, "out of memory for a BAT of %llu bytes",
                         (unsigned long long)bytes);

@@ -47,6 +47,8 @@ static int cmp_page(const void *a, const void *b)
 static int collect(struct vhdx *v, struct pagelist *pl)
 {
     uint64_t npages = vhdx_round_up(v->reg.bat_length, LS) / LS;
+    if (npages > v->bat_bytes / LS)
+        npages = v->bat_bytes / LS; /* pages past the array are never dirty */
     for (uint64_t p = 0; p < npages; p++)
         if (v->bat_dirty[p / 8] >> (p % 8) & 1)
             if (add_page(pl, v->reg.bat_offset + p * LS, (const uint8_t *)v->bat + p * LS) < 0)

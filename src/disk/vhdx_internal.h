@@ -47,6 +47,7 @@ struct vhdx {
     struct vhdx_geom geom;
 
     uint64_t *bat;               /* the BAT, in region order (geom.bat_entries entries) */
+    uint64_t bat_bytes;          /* allocated size of bat (multiple of 4 KiB) */
     uint64_t bat_region_entries; /* entries the BAT region on disk holds */
     uint8_t *bat_dirty;          /* bit per 4 KiB page of the BAT region */
     uint8_t *bad;                /* FOR_CHECK: bit per BAT entry that failed validation */

@@ -55,24 +55,24 @@ static int put_bytes(struct disk *d, uint64_t off, const uint8_t *src, size_t le
 static int grow_arrays(struct disk *d, const struct vhdx_geom *ng, uint32_t bat_len)
 {
     struct vhdx *v = vhdx_of(d);
-    uint64_t old_bytes = vhdx_round_up(v->geom.bat_entries * 8, VHDX_LOG_SECTOR);
-    if (old_bytes < vhdx_round_up(v->reg.bat_length, VHDX_LOG_SECTOR))
-        old_bytes = vhdx_round_up(v->reg.bat_length, VHDX_LOG_SECTOR);
+    uint64_t old_bytes = v->bat_bytes;
     uint64_t bytes = vhdx_round_up(ng->bat_entries * 8, VHDX_LOG_SECTOR);
-    if (bytes < vhdx_round_up(bat_len, VHDX_LOG_SECTOR))
-        bytes = vhdx_round_up(bat_len, VHDX_LOG_SECTOR);
+    uint64_t old_dl = vhdx_round_up(v->reg.bat_length, VHDX_LOG_SECTOR) / VHDX_LOG_SECTOR / 8 + 1;
+    uint64_t new_dl = vhdx_round_up(bat_len, VHDX_LOG_SECTOR) / VHDX_LOG_SECTOR / 8 + 1;
     if (bytes > old_bytes) {
         uint64_t *nb = realloc(v->bat, bytes);
-        uint8_t *nd = realloc(v->bat_dirty, bytes / VHDX_LOG_SECTOR / 8 + 1);
-        if (nb)
-            v->bat = nb;
-        if (nd)
-            v->bat_dirty = nd;
-        if (!nb || !nd)
+        if (!nb)
             return vhdx_err(d, -ENOMEM, "out of memory");
+        v->bat = nb;
         memset((uint8_t *)v->bat + old_bytes, 0, bytes - old_bytes);
-        uint64_t od = old_bytes / VHDX_LOG_SECTOR / 8 + 1, ndl = bytes / VHDX_LOG_SECTOR / 8 + 1;
-        memset(v->bat_dirty + od, 0, ndl - od);
+        v->bat_bytes = bytes;
+    }
+    if (new_dl > old_dl) {
+        uint8_t *nd = realloc(v->bat_dirty, new_dl);
+        if (!nd)
+            return vhdx_err(d, -ENOMEM, "out of memory");
+        v->bat_dirty = nd;
+        memset(v->bat_dirty + old_dl, 0, new_dl - old_dl);
     }
     if (v->sb && ng->sb_blocks > v->geom.sb_blocks) {
         struct vhdx_sb *ns = realloc(v->sb, ng->sb_blocks * sizeof(*ns));
@@ -93,7 +93,8 @@ static int move_bat(struct disk *d, uint32_t new_len)
     if (rc < 0)
         return rc;
     v->alloc_end = at + new_len;
-    if ((rc = vhdx_pwrite(d->fd, v->bat, v->reg.bat_length, at)) < 0)
+    uint64_t n = v->bat_bytes < v->reg.bat_length ? v->bat_bytes : v->reg.bat_length;
+    if ((rc = vhdx_pwrite(d->fd, v->bat, n, at)) < 0)
         return vhdx_err(d, rc, "writing the moved BAT: %s", strerror(-rc));
     v->reg.bat_offset = at;
     v->reg.bat_length = new_len;
@@ -106,11 +107,12 @@ static int move_bat(struct disk *d, uint32_t new_len)
     if (rc == 0)
         rc = put_bytes(d, VHDX_REGION2_OFF, t, VHDX_REGION_SIZE);
     free(t);
-    /* every BAT page must reach the new place through the log as well */
-    memset(v->bat_dirty, 0xFF, vhdx_round_up(new_len, VHDX_LOG_SECTOR) / VHDX_LOG_SECTOR / 8);
-    uint64_t pages = new_len / VHDX_LOG_SECTOR;
-    for (uint64_t p = pages / 8 * 8; p < pages; p++)
+    /* every BAT page in use must reach the new place through the log as well (the
+     * copy above is only a head start); the rest of the new region is fresh zeros */
+    uint64_t pages = v->bat_bytes / VHDX_LOG_SECTOR;
+    for (uint64_t p = 0; p < pages && p < new_len / VHDX_LOG_SECTOR; p++)
         v->bat_dirty[p / 8] |= (uint8_t)(1u << (p % 8));
+    v->meta_dirty = true;
     return rc;
 }
 
