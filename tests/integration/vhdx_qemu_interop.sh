@@ -152,6 +152,13 @@ if $T check pl.vhdx repair | grep -q 'log .*replayed' && qemu-img check -q pl.vh
     pass vhdx_log_replay
 else fail vhdx_log_replay "replay"; fi
 
+# QEMU replays our log: a crash after a flush, with the in-place BAT write lost
+rm -f ql.vhdx; $T create ql.vhdx 20M block=1M && $T crash-after-write ql.vhdx 3M 8K 0x67
+dd if=/dev/zero of=ql.vhdx bs=1 seek=$((3 * MiB + 3 * 8)) count=8 conv=notrunc status=none  # BAT entry 3
+if qemu-img check -r all ql.vhdx >/dev/null 2>&1 && qemu-io -r -f vhdx -c 'read -P 0x67 3M 8k' ql.vhdx | grep -q 'read 8192'; then
+    pass qemu_replays_our_log
+else fail qemu_replays_our_log "qemu-img check -r all did not restore the block"; fi
+
 # --- corruption -----------------------------------------------------------------------
 mkref ref.raw $((8 * MiB))
 mkimg() { rm -f "$1"; $T create "$1" $((8 * MiB)) block=1M && $T write-raw "$1" ref.raw; }
