@@ -18,6 +18,7 @@
 #include "disk/vhdx_internal.h"
 
 #define LS VHDX_LOG_SECTOR
+#define MAX_ENTRY (4u << 20) /* bytes per log entry, whatever the log size */
 
 struct pagelist {
     struct vhdx_log_page *p;
@@ -121,6 +122,8 @@ static void place_entry(const struct vhdx *v, uint32_t *pos, uint32_t *space)
     uint32_t half = log_len / 2 / LS * LS;
     if (*space > half)
         *space = half;
+    if (*space > MAX_ENTRY)
+        *space = MAX_ENTRY;
 }
 
 int vhdx_flush_locked(struct disk *d)
@@ -137,7 +140,7 @@ int vhdx_flush_locked(struct disk *d)
         rc = vhdx_err(d, -ENOMEM, "out of memory");
         goto out;
     }
-    entry = malloc(v->hdr.log_length / 2 + LS);
+    entry = malloc(v->hdr.log_length / 2 < MAX_ENTRY ? v->hdr.log_length / 2 + LS : MAX_ENTRY);
     if (!entry) {
         rc = vhdx_err(d, -ENOMEM, "out of memory");
         goto out;

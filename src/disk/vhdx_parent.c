@@ -133,8 +133,12 @@ int vhdx_parent_open(struct disk *d)
     }
     if (tried[0])
         return vhdx_err(d, rc, "%s", tried);
-    if (d->flags & DISK_OPEN_NO_PARENT)
+    if (d->flags & DISK_OPEN_NO_PARENT) {
+        /* show where the parent was expected */
+        if (candidate(d, 0, path, sizeof(path)) || candidate(d, 1, path, sizeof(path)))
+            snprintf(d->info.parent_path, sizeof(d->info.parent_path), "%s", path);
         return 0;
+    }
     return vhdx_err(d, -ENOENT, "parent not found (relative_path \"%s\", absolute_win32_path \"%s\")",
                     v->meta.relative_path ? v->meta.relative_path : "",
                     v->meta.absolute_path ? v->meta.absolute_path : "");
