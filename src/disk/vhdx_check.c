@@ -107,6 +107,8 @@ int vhdx_check(struct disk *d, bool repair, void (*report)(void *ctx, const char
         say(&c, false, "repaired: a pending log (the image was not closed cleanly) was replayed");
     if (v->pending_log)
         say(&c, true, "the log is pending replay (opened without replay)");
+    if (v->log_invalid)
+        say(&c, true, "the header names a log (LogGuid set) but the log holds no valid entry");
     check_headers(d, repair, &c);
     check_regions(d, repair, &c);
     long n = vhdx_bat_validate(d, false, true, bat_line, &c);

@@ -67,6 +67,7 @@ struct vhdx {
     uint32_t log_newest_pos, log_newest_len; /* where it is (len 0: none yet) */
     bool replayed;               /* open replayed a pending log */
     bool pending_log;            /* NO_REPLAY: a log was pending (overlay in use) */
+    bool log_invalid;            /* FOR_CHECK: LogGuid set but no valid entry found */
     bool punch_ok;               /* FALLOC_FL_PUNCH_HOLE works on this file */
 };
 

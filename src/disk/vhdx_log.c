@@ -291,6 +291,12 @@ int vhdx_log_open(struct disk *d)
         goto out;
     }
     rc = vhdx_log_find(log, h->log_length, &h->log_guid, &s);
+    if (rc == 0 && (d->flags & DISK_OPEN_FOR_CHECK)) {
+        /* let check report it; nothing is replayed and nothing may be written */
+        v->log_invalid = true;
+        d->flags |= DISK_OPEN_RDONLY;
+        goto out;
+    }
     if (rc <= 0) {
         rc = rc < 0 ? rc : vhdx_err(d, -EINVAL, "the header names a log but it holds no valid entry");
         goto out;
