@@ -128,6 +128,7 @@ static int resize_locked(struct disk *d, uint64_t new_size)
     if (rc < 0)
         return rc;
     uint64_t old_size = v->geom.virtual_size;
+    uint64_t old_bat_off = v->reg.bat_offset, old_bat_len = v->reg.bat_length;
     if (new_size > old_size) {
         uint64_t need = vhdx_bat_min_bytes(&ng, v->meta.has_parent);
         if (v->meta.has_parent && ng.bat_entries * 8 > need)
@@ -192,7 +193,12 @@ static int resize_locked(struct disk *d, uint64_t new_size)
     v->geom = ng;
     v->meta.virtual_size = new_size;
     d->info.virtual_size = new_size;
-    return vhdx_flush_locked(d);
+    rc = vhdx_flush_locked(d);
+    /* a moved BAT's old region is unreferenced once the region table change is in
+     * the (durable) log: give its space back */
+    if (rc == 0 && v->reg.bat_offset != old_bat_off)
+        vhdx_punch(d, old_bat_off, old_bat_len);
+    return rc;
 }
 
 int vhdx_resize(struct disk *d, uint64_t new_size)

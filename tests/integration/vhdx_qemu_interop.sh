@@ -63,6 +63,17 @@ if $mounted; then
     check vhdx_4k_sectors_libvhdi cmp ref.raw m4k/vhdi1; umount m4k
 else skip vhdx_4k_sectors_libvhdi "vhdimount unavailable or failed (no FUSE?)"; fi
 
+# a differencing child with 4 KiB sectors, read by libvhdi
+if $T create s4c.vhdx 0 parent=s4k.vhdx && $T write-pattern s4c.vhdx 5M 12K 0x4c; then
+    cp ref.raw s4exp.raw
+    head -c 12288 /dev/zero | tr '\0' '\114' | dd of=s4exp.raw bs=4096 seek=1280 conv=notrunc status=none
+    if $T dump-raw s4c.vhdx s4c.raw && cmp -s s4exp.raw s4c.raw; then pass vhdx_4k_differencing
+    else fail vhdx_4k_differencing "our read differs"; fi
+    if $mounted && mkdir -p m4c && vhdimount s4c.vhdx m4c >/dev/null 2>&1; then
+        check vhdx_4k_differencing_libvhdi cmp s4exp.raw m4c/vhdi2; umount m4c
+    else skip vhdx_4k_differencing_libvhdi "vhdimount unavailable or failed"; fi
+else fail vhdx_4k_differencing "create/write failed"; fi
+
 # --- qemu images -> us ---------------------------------------------------------------
 for o in subformat=dynamic subformat=fixed subformat=fixed,block_state_zero=off \
          subformat=dynamic,block_size=1M subformat=dynamic,block_size=256M,log_size=4M; do
