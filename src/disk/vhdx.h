@@ -56,11 +56,12 @@ int vhdx_check(struct disk *d, bool repair, void (*report)(void *ctx, const char
  * log. 0 or a negative errno with the reason in disk_last_error(d). */
 int vhdx_resize(struct disk *d, uint64_t new_size);
 
-/* Test hook, NULL in production: called at each step of a metadata update where a
- * crash matters: "log" after a log entry is durable (everything written before it is
- * too), "apply" before an in-place metadata write of [off, off+len) to fd, "header"
- * between the two header writes, "replay" between replayed pages. The crash test
- * kills the process from it and records what a power loss could still undo. */
+/* Test hook, NULL in production: called at each step where a crash matters:
+ * "sync" after every fdatasync (all earlier writes are durable), "write" before a
+ * payload write/hole punch of [off, off+len) in fd, "apply" before an in-place
+ * metadata write, "log" after a log entry is durable, "header" between the two header
+ * writes, "replay" between replayed pages. The crash test kills the process from it
+ * and undoes what a power loss could still undo (writes after the last sync). */
 extern void (*vhdx_crash_point)(const char *where, int fd, uint64_t off, uint64_t len);
 
 #endif

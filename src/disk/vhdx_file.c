@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "disk/vhdx.h"
 #include "disk/vhdx_internal.h"
 
 int vhdx_err(struct disk *d, int rc, const char *fmt, ...)
@@ -63,6 +64,8 @@ int vhdx_sync(struct disk *d)
 {
     if (fdatasync(d->fd) < 0)
         return vhdx_err(d, -errno, "fdatasync: %s", strerror(errno));
+    if (vhdx_crash_point)
+        vhdx_crash_point("sync", d->fd, 0, 0);
     return 0;
 }
 
@@ -104,6 +107,8 @@ bool vhdx_punch(struct disk *d, uint64_t off, uint64_t len)
     struct vhdx *v = vhdx_of(d);
     if (!v->punch_ok)
         return false;
+    if (vhdx_crash_point)
+        vhdx_crash_point("write", d->fd, off, len);
     if (fallocate(d->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0) {
         if (errno == EOPNOTSUPP || errno == ENOSYS)
             v->punch_ok = false;

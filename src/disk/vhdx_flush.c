@@ -165,6 +165,8 @@ int vhdx_flush_locked(struct disk *d)
         vhdx_log_entry_build(entry, pl.p + i, k, v->log_seq + 1, pos, &v->session_log_guid,
                              v->file_size, last);
         uint32_t len = vhdx_log_entry_len(k);
+        if (vhdx_crash_point)
+            vhdx_crash_point("write", d->fd, v->hdr.log_offset + pos, len);
         rc = vhdx_pwrite(d->fd, entry, len, v->hdr.log_offset + pos);
         if (rc < 0) {
             rc = vhdx_err(d, rc, "log write: %s", strerror(-rc));

@@ -53,6 +53,8 @@ int vhdx_headers_write(struct disk *d)
             vhdx_crash_point("header", d->fd, 0, 0);
         v->hdr.seq++;
         vhdx_header_build(&v->hdr, buf);
+        if (vhdx_crash_point)
+            vhdx_crash_point("write", d->fd, slot ? VHDX_HEADER2_OFF : VHDX_HEADER1_OFF, sizeof(buf));
         int rc = vhdx_pwrite(d->fd, buf, sizeof(buf), slot ? VHDX_HEADER2_OFF : VHDX_HEADER1_OFF);
         if (rc < 0)
             return vhdx_err(d, rc, "cannot write header %d: %s", slot + 1, strerror(-rc));

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "disk/vhdx.h"
 #include "disk/vhdx_internal.h"
 
 static uint64_t block_valid_len(const struct vhdx_geom *g, uint64_t blk)
@@ -250,6 +251,8 @@ static int block_space(struct disk *d, uint64_t e, uint64_t *foff)
 
 static int write_file(struct disk *d, uint64_t foff, const uint8_t *buf, uint64_t len)
 {
+    if (vhdx_crash_point)
+        vhdx_crash_point("write", d->fd, foff, len);
     int rc = vhdx_pwrite(d->fd, buf, len, foff);
     if (rc < 0)
         return vhdx_err(d, rc, "write at file offset %llu: %s", (unsigned long long)foff,
@@ -323,6 +326,8 @@ int vhdx_write(struct disk *d, uint64_t off, const void *buf, size_t len)
 
 static int write_zeros_file(struct disk *d, uint64_t foff, uint64_t len)
 {
+    if (vhdx_crash_point)
+        vhdx_crash_point("write", d->fd, foff, len);
     if (fallocate(d->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)foff, (off_t)len) == 0)
         return 0;
     static const uint8_t zeros[64 * 1024];

@@ -56,29 +56,32 @@ static void fill_sector(uint8_t *s, uint64_t lba, uint64_t gen)
     }
 }
 
-/* Power loss is simulated on top of SIGKILL: before each in-place metadata write the
- * workload saves the bytes it overwrites to DIR/undo; the verifier puts them back
- * before reopening, as if those writes (not yet synced) never reached the disk. Once
- * a later log entry is durable, the earlier in-place writes are durable too (the flush
- * starts with fdatasync), so the undo file restarts at every "log" point. Only the
- * log replay can then bring back what a completed flush made visible. */
+/* Power loss is simulated on top of SIGKILL: before each payload or in-place
+ * metadata write (and hole punch) the workload saves the bytes it overwrites to
+ * DIR/undo; after every fdatasync the undo file restarts (all earlier writes are
+ * durable). The verifier puts the saved bytes back before reopening, as if nothing
+ * written after the last fdatasync had reached the disk: the worst case a power loss
+ * allows. So a missing fdatasync, a wrong write order or a missing replay shows. */
 static int undo_fd = -1;
 
 static void crash_point(const char *where, int fd, uint64_t off, uint64_t len)
 {
-    if (!strcmp(where, "log")) {
+    if (!strcmp(where, "sync")) {
         if (ftruncate(undo_fd, 0) < 0)
             _exit(7);
-    } else if (!strcmp(where, "apply")) {
+    } else if (!strcmp(where, "apply") || !strcmp(where, "write")) {
         uint8_t *old = malloc(len);
         uint64_t hdr[2] = { off, len };
-        if (!old || pread(fd, old, len, (off_t)off) != (ssize_t)len ||
-            write(undo_fd, hdr, sizeof(hdr)) != sizeof(hdr) || write(undo_fd, old, len) != (ssize_t)len)
+        ssize_t got = old ? pread(fd, old, len, (off_t)off) : -1;
+        if (got < 0)
+            _exit(7);
+        memset(old + got, 0, len - (size_t)got); /* beyond EOF: zeros after a power loss */
+        if (write(undo_fd, hdr, sizeof(hdr)) != sizeof(hdr) || write(undo_fd, old, len) != (ssize_t)len)
             _exit(7);
         free(old);
     }
     /* die here now and then, so kills land inside metadata updates */
-    if (rnd() % 6 == 0)
+    if (strcmp(where, "write") && rnd() % 16 == 0)
         raise(SIGKILL);
 }
 
