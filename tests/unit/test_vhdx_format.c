@@ -160,3 +160,35 @@ TEST(vhdx_bat_geometry_and_entries)
     CHECK_EQ(vhdx_bat_offset(vhdx_bat_make(VHDX_PAYLOAD_ZERO, (5ull << 20) + 4096)), 5ull << 20);
     CHECK_EQ(vhdx_bat_offset(0xFFFFFFFFFFFFFFFFull), 0xFFFFFFFFFFF00000ull);
 }
+
+#include "disk/vhdx_internal.h"
+
+TEST(vhdx_relative_parent_paths)
+{
+    char out[256];
+    CHECK_EQ(vhdx_relative_path("/a/b/child.vhdx", "/a/b/parent.vhdx", out, sizeof(out)), 0);
+    CHECK_STR(out, ".\\parent.vhdx");
+    CHECK_EQ(vhdx_relative_path("/a/b/c/child.vhdx", "/a/parent.vhdx", out, sizeof(out)), 0);
+    CHECK_STR(out, "..\\..\\parent.vhdx");
+    CHECK_EQ(vhdx_relative_path("/a/b/child.vhdx", "/a/x/y/parent.vhdx", out, sizeof(out)), 0);
+    CHECK_STR(out, "..\\x\\y\\parent.vhdx");
+    CHECK_EQ(vhdx_relative_path("/a/bc/child.vhdx", "/a/b/parent.vhdx", out, sizeof(out)), 0);
+    CHECK_STR(out, "..\\b\\parent.vhdx");
+    CHECK(vhdx_relative_path("/a/child.vhdx", "/a/a-very-long-name.vhdx", out, 8) < 0);
+}
+
+TEST(vhdx_utf16_conversions)
+{
+    uint8_t u[64];
+    size_t n = vhdx_utf8_to_utf16("a\xC3\xA9\xF0\x9F\x98\x80", u, sizeof(u)); /* a, e-acute, emoji */
+    CHECK_EQ(n, 8);
+    CHECK_EQ(vhdx_le16(u + 4), 0xD83D);
+    char *back = vhdx_utf16_to_utf8(u, n);
+    CHECK_STR(back, "a\xC3\xA9\xF0\x9F\x98\x80");
+    free(back);
+    vhdx_put16(u, 0xDC00); /* unpaired low surrogate */
+    vhdx_put16(u + 2, 'x');
+    back = vhdx_utf16_to_utf8(u, 4);
+    CHECK_STR(back, "?x");
+    free(back);
+}
