@@ -8,6 +8,8 @@
  *     from both, so data of another sector/block or garbage is detected;
  *   - a sector must hold the value it had at the last completed flush, or the value of
  *     an operation issued after it (write stamp, or zeros for a discard).
+ * The workload also grows the disk now and then (vhdx_resize; the BAT moves past
+ * 128 GiB); only the first 24 MiB are verified.
  * The workload records each operation in DIR/ops before issuing it and a flush record
  * after disk_flush returns. Prints one PASS/FAIL line; exit 0 on success. */
 #include <errno.h>
@@ -128,6 +130,14 @@ static void workload(const char *img, const char *opsf, uint64_t gen0)
     for (;;) {
         uint64_t r = rnd() % 100;
         struct op o = { 0 };
+        if (r == 99 && d->info.virtual_size < (60ull << 40)) {
+            /* grow now and then: past 128 GiB the BAT region must move (many pages
+             * through the log, region table switch) */
+            uint64_t add = (1 + rnd() % 96) << 30;
+            if (vhdx_resize(d, d->info.virtual_size + add) < 0)
+                _exit(8);
+            continue;
+        }
         if (r < 8) {
             o.type = 'D';
             if (r < 3) { /* whole blocks */
