@@ -103,11 +103,49 @@ static int check_aligned(struct disk *d, uint64_t off, uint64_t len)
     return 0;
 }
 
-static int read_locked(struct disk *d, uint64_t off, uint8_t *buf, uint64_t len)
+/* A read is planned under the lock (BAT and bitmap lookups) and carried out without
+ * it, so reads run in parallel. Racing a discard or write of the same range gives old
+ * or new contents, as on any block device; space is never handed to another block
+ * while the image is open, so a planned file offset cannot start holding foreign data. */
+enum { SEG_ZERO, SEG_FILE, SEG_PARENT };
+struct read_seg {
+    int kind;
+    uint64_t foff, len;
+};
+struct read_plan {
+    struct read_seg *s, inline_s[16];
+    size_t n, cap;
+};
+
+static int plan_add(struct read_plan *p, int kind, uint64_t foff, uint64_t len)
+{
+    if (p->n) {
+        struct read_seg *l = &p->s[p->n - 1];
+        if (l->kind == kind && (kind != SEG_FILE || l->foff + l->len == foff)) {
+            l->len += len;
+            return 0;
+        }
+    }
+    if (p->n == p->cap) {
+        size_t cap = p->cap * 2;
+        struct read_seg *ns = malloc(cap * sizeof(*ns));
+        if (!ns)
+            return -ENOMEM;
+        memcpy(ns, p->s, p->n * sizeof(*ns));
+        if (p->s != p->inline_s)
+            free(p->s);
+        p->s = ns;
+        p->cap = cap;
+    }
+    p->s[p->n++] = (struct read_seg){ kind, foff, len };
+    return 0;
+}
+
+static int plan_read(struct disk *d, uint64_t off, uint64_t len, struct read_plan *p)
 {
     struct vhdx *v = vhdx_of(d);
     const struct vhdx_geom *g = &v->geom;
-    const uint64_t bs = g->block_size;
+    const uint64_t bs = g->block_size, ls = g->logical_sector;
     bool diff = v->meta.has_parent;
     while (len) {
         uint64_t blk = off / bs, within = off % bs;
@@ -119,60 +157,55 @@ static int read_locked(struct disk *d, uint64_t off, uint8_t *buf, uint64_t len)
         unsigned st = vhdx_bat_state(e);
         int rc = 0;
         if (st == VHDX_PAYLOAD_FULLY_PRESENT) {
-            /* coalesce following blocks stored contiguously (fixed disks) */
-            uint64_t foff = vhdx_bat_offset(e) + within, n = seg;
-            while (n < len) {
-                uint64_t nidx = vhdx_bat_payload_index(g, blk + 1);
-                uint64_t ne = v->bat[nidx];
-                if (vhdx_bat_state(ne) != VHDX_PAYLOAD_FULLY_PRESENT || vhdx_is_bad(v, nidx) ||
-                    vhdx_bat_offset(ne) != vhdx_bat_offset(e) + bs)
-                    break;
-                blk++;
-                e = ne;
-                n += bs < len - n ? bs : len - n;
-            }
-            seg = n;
-            rc = read_file(d, foff, buf, seg);
+            rc = plan_add(p, SEG_FILE, vhdx_bat_offset(e) + within, seg);
         } else if (st == VHDX_PAYLOAD_PARTIALLY_PRESENT) {
             uint64_t chunk = blk / g->chunk_ratio;
             if ((rc = vhdx_sb_load(d, chunk)) < 0)
                 return rc;
             const uint8_t *bits = v->sb[chunk].bits;
-            uint64_t ls = g->logical_sector;
             uint64_t first = (blk % g->chunk_ratio) * (bs / ls) + within / ls;
             for (uint64_t done = 0; done < seg && rc == 0;) {
                 uint64_t s = first + done / ls;
                 int val = (bits[s / 8] >> (s % 8)) & 1;
                 uint64_t run = bit_run(bits, s, (seg - done) / ls, val) * ls;
-                if (val)
-                    rc = read_file(d, vhdx_bat_offset(e) + within + done, buf + done, run);
-                else
-                    rc = read_parent(d, off + done, buf + done, run);
+                rc = plan_add(p, val ? SEG_FILE : SEG_PARENT, vhdx_bat_offset(e) + within + done, run);
                 done += run;
             }
-        } else if (st == VHDX_PAYLOAD_NOT_PRESENT && diff) {
-            rc = read_parent(d, off, buf, seg);
         } else {
-            memset(buf, 0, seg);
+            rc = plan_add(p, st == VHDX_PAYLOAD_NOT_PRESENT && diff ? SEG_PARENT : SEG_ZERO, 0, seg);
         }
         if (rc < 0)
-            return rc;
+            return rc == -ENOMEM ? vhdx_err(d, rc, "out of memory") : rc;
         off += seg;
-        buf += seg;
         len -= seg;
     }
     return 0;
 }
 
-int vhdx_read(struct disk *d, uint64_t off, void *buf, size_t len)
+int vhdx_read(struct disk *d, uint64_t off, void *vbuf, size_t len)
 {
     struct vhdx *v = vhdx_of(d);
+    struct read_plan p = { .s = p.inline_s, .cap = 16 };
+    uint8_t *buf = vbuf;
     int rc = check_aligned(d, off, len);
     if (rc < 0)
         return rc;
     pthread_mutex_lock(&v->lock);
-    rc = read_locked(d, off, buf, len);
+    rc = plan_read(d, off, len, &p);
     pthread_mutex_unlock(&v->lock);
+    for (size_t i = 0; i < p.n && rc == 0; i++) {
+        const struct read_seg *s = &p.s[i];
+        if (s->kind == SEG_FILE)
+            rc = read_file(d, s->foff, buf, s->len);
+        else if (s->kind == SEG_PARENT)
+            rc = read_parent(d, off, buf, s->len);
+        else
+            memset(buf, 0, s->len);
+        off += s->len;
+        buf += s->len;
+    }
+    if (p.s != p.inline_s)
+        free(p.s);
     return rc;
 }
 

@@ -1,6 +1,7 @@
 /* VHDX create/open/write/read round trips of every kind, in test_tmpdir(). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -100,6 +101,47 @@ static void count_line(void *ctx, const char *line)
     (*(int *)ctx)++;
 }
 
+struct reader_arg {
+    struct disk *d;
+    const uint8_t *model;
+    uint64_t size, seed;
+    int bad;
+};
+
+static void *reader(void *p)
+{
+    struct reader_arg *a = p;
+    uint8_t *buf = malloc(256 * 1024);
+    uint64_t x = a->seed;
+    for (int i = 0; i < 200; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t off = (x >> 20) % (a->size / 512) * 512, len = ((x >> 8) % 512 + 1) * 512;
+        if (off + len > a->size)
+            len = a->size - off;
+        if (disk_read(a->d, off, buf, len) < 0 || memcmp(buf, a->model + off, len) != 0)
+            a->bad++;
+    }
+    free(buf);
+    return NULL;
+}
+
+/* parallel readers of one open image (reads run outside the lock) */
+static int parallel_reads(struct disk *d, const uint8_t *model, uint64_t size)
+{
+    pthread_t t[4];
+    struct reader_arg a[4];
+    int bad = 0;
+    for (int i = 0; i < 4; i++) {
+        a[i] = (struct reader_arg){ d, model, size, (uint64_t)i * 7919 + 1, 0 };
+        pthread_create(&t[i], NULL, reader, &a[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        bad += a[i].bad;
+    }
+    return bad;
+}
+
 TEST(vhdx_dynamic_roundtrip)
 {
     const uint64_t size = (9u << 20) + 4096;
@@ -119,6 +161,7 @@ TEST(vhdx_dynamic_roundtrip)
     disk_close(d);
     d = open_img("dyn.vhdx", DISK_OPEN_RDONLY);
     CHECK_EQ(compare(d, model, size), 0);
+    CHECK_EQ(parallel_reads(d, model, size), 0);
     int lines = 0;
     CHECK_EQ(vhdx_check(d, false, count_line, &lines), 0);
     CHECK_EQ(lines, 0);
@@ -183,6 +226,7 @@ static void differencing_roundtrip(uint32_t sector)
     disk_close(d);
     d = open_img("child.vhdx", DISK_OPEN_RDONLY);
     CHECK_EQ(compare(d, model, size), 0);
+    CHECK_EQ(parallel_reads(d, model, size), 0);
     CHECK_EQ(vhdx_check(d, false, NULL, NULL), 0);
     disk_close(d);
     /* a grandchild sees the whole chain */
