@@ -115,7 +115,7 @@ static void *reader(void *p)
     uint64_t x = a->seed;
     for (int i = 0; i < 200; i++) {
         x = x * 6364136223846793005ull + 1442695040888963407ull;
-        uint64_t off = (x >> 20) % (a->size / 512) * 512, len = ((x >> 8) % 512 + 1) * 512;
+        uint64_t off = (x >> 20) % (a->size / 4096) * 4096, len = ((x >> 8) % 64 + 1) * 4096;
         if (off + len > a->size)
             len = a->size - off;
         if (disk_read(a->d, off, buf, len) < 0 || memcmp(buf, a->model + off, len) != 0)
