@@ -10,6 +10,8 @@
 # Budget: ~20 s.
 source "$(dirname "$0")/../lib.sh"
 new_tmpdir
+# vhdimount keeps a FUSE daemon per mount: unmount whatever is left before cleaning up
+trap 'for m in "$TEST_TMP"/m*; do mountpoint -q "$m" && umount "$m"; done; rm -rf "$TEST_TMP"' EXIT
 T=$VIRIDIAN_ROOT/build-asan/disktool
 cd "$TEST_TMP" || exit 1
 if [[ ! -x $T ]]; then fail vhdx_interop "build-asan/disktool missing (make asan)"; exit 0; fi
