@@ -98,6 +98,7 @@ int vhdx_extend(struct disk *d, uint64_t size)
         return vhdx_err(d, -errno, "cannot extend the file to %llu bytes: %s",
                         (unsigned long long)size, strerror(errno));
     v->file_size = size;
+    v->data_dirty = true;
     d->info.file_size = size;
     return 0;
 }
@@ -109,6 +110,7 @@ bool vhdx_punch(struct disk *d, uint64_t off, uint64_t len)
         return false;
     if (vhdx_crash_point)
         vhdx_crash_point("write", d->fd, off, len);
+    v->data_dirty = true;
     if (fallocate(d->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0) {
         if (errno == EOPNOTSUPP || errno == ENOSYS)
             v->punch_ok = false;

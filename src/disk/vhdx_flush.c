@@ -131,8 +131,13 @@ int vhdx_flush_locked(struct disk *d)
     struct vhdx *v = vhdx_of(d);
     struct pagelist pl = { 0 };
     uint8_t *entry = NULL;
-    if (!v->meta_dirty)
-        return vhdx_sync(d);
+    if (!v->meta_dirty) {
+        if (!v->data_dirty)
+            return 0; /* nothing written since the last sync: a guest's idle flushes are free */
+        int rc = vhdx_sync(d);
+        v->data_dirty = rc < 0;
+        return rc;
+    }
     int rc = vhdx_sync(d);
     if (rc < 0)
         return rc;
@@ -194,6 +199,7 @@ int vhdx_flush_locked(struct disk *d)
             goto out;
     }
     clear_dirty(v);
+    v->data_dirty = false;
 out:
     free(entry);
     free(pl.p);

@@ -60,6 +60,7 @@ struct vhdx {
     uint64_t file_size;          /* current size of the file */
     uint64_t alloc_end;          /* next free 1 MiB-aligned offset for new blocks */
     bool meta_dirty;             /* BAT/SB/misc pages wait for a flush */
+    bool data_dirty;             /* payload written or punched since the last sync */
     bool session;                /* headers carry this session's File/DataWriteGuid */
     bool log_live;               /* the header's LogGuid is this session's */
     struct vhdx_guid session_log_guid;

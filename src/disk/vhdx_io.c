@@ -286,6 +286,7 @@ static int write_file(struct disk *d, uint64_t foff, const uint8_t *buf, uint64_
 {
     if (vhdx_crash_point)
         vhdx_crash_point("write", d->fd, foff, len);
+    vhdx_of(d)->data_dirty = true;
     int rc = vhdx_pwrite(d->fd, buf, len, foff);
     if (rc < 0)
         return vhdx_err(d, rc, "write at file offset %llu: %s", (unsigned long long)foff,
@@ -361,6 +362,7 @@ static int write_zeros_file(struct disk *d, uint64_t foff, uint64_t len)
 {
     if (vhdx_crash_point)
         vhdx_crash_point("write", d->fd, foff, len);
+    vhdx_of(d)->data_dirty = true;
     if (fallocate(d->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)foff, (off_t)len) == 0)
         return 0;
     static const uint8_t zeros[64 * 1024];
