@@ -21,6 +21,8 @@ LIB_SRCS  := $(sort $(filter-out src/cli/main.c,$(wildcard src/*/*.c src/*/*/*.c
 CLI_MAIN  := src/cli/main.c
 UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
 FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
+TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
+TOOLS     := $(TOOL_SRCS:tests/tools/%.c=build-asan/%)
 HDRS      := $(wildcard src/*/*.h src/*/*/*.h tests/unit/*.h)
 
 # `make V=1` shows the full commands
@@ -62,7 +64,11 @@ build-asan/viridian: build-asan/obj/$(CLI_MAIN:.c=.o) build-asan/libviridian.a
 build-asan/unit-tests: $(UNIT_SRCS:%.c=build-asan/obj/%.o) build-asan/libviridian.a
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
-asan: build-asan/viridian build-asan/unit-tests
+# test-only programs the shell tests drive (tests/tools/*.c -> build-asan/<name>)
+$(TOOLS): build-asan/%: build-asan/obj/tests/tools/%.o build-asan/libviridian.a
+	$(CC) $(SAN) -o $@ $^ $(LIBS)
+
+asan: build-asan/viridian build-asan/unit-tests $(TOOLS)
 unit: build-asan/unit-tests
 	build-asan/unit-tests
 

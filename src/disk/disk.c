@@ -3,6 +3,7 @@
 #include "disk/disk.h"
 #include "disk/raw.h"
 #include "disk/vhd.h"
+#include "disk/vhdx.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 
 /* Probe order matters: raw accepts anything, so it is last. */
 static const struct disk_format *const formats[] = {
+    &vhdx_format,
     &vhd_format,
     &raw_format,
 };
@@ -214,10 +216,45 @@ static int check_writable(struct disk *d)
     return 0;
 }
 
+/* Formats see only whole logical sectors; a byte range that is not is widened here to
+ * the sectors it touches, read (and for writes patched and written back) through a
+ * bounce buffer. The VM's data path is always aligned and never comes here. */
+static int disk_unaligned(struct disk *d, uint64_t off, void *rbuf, const void *wbuf, size_t len)
+{
+    uint64_t sector = d->info.logical_sector_size ? d->info.logical_sector_size : 512;
+    uint64_t start = off / sector * sector;
+    uint64_t end = (off + len + sector - 1) / sector * sector;
+    if (end > d->info.virtual_size)
+        end = d->info.virtual_size; /* a raw file may end inside a sector */
+    uint8_t *bounce = malloc(end - start);
+    if (!bounce) {
+        snprintf(d->err, sizeof(d->err), "%s: out of memory", d->path);
+        return -ENOMEM;
+    }
+    int rc = d->fmt->read(d, start, bounce, end - start);
+    if (!rc && rbuf)
+        memcpy(rbuf, bounce + (off - start), len);
+    if (!rc && wbuf) {
+        memcpy(bounce + (off - start), wbuf, len);
+        rc = d->fmt->write(d, start, bounce, end - start);
+    }
+    free(bounce);
+    return rc;
+}
+
+static bool disk_aligned(const struct disk *d, uint64_t off, size_t len)
+{
+    uint64_t sector = d->info.logical_sector_size ? d->info.logical_sector_size : 512;
+    return off % sector == 0 && (len % sector == 0 || off + len == d->info.virtual_size);
+}
+
 int disk_read(struct disk *d, uint64_t off, void *buf, size_t len)
 {
     int rc = check_range(d, off, len);
-    return rc ? rc : d->fmt->read(d, off, buf, len);
+    if (rc || !len)
+        return rc;
+    return disk_aligned(d, off, len) ? d->fmt->read(d, off, buf, len)
+                                     : disk_unaligned(d, off, buf, NULL, len);
 }
 
 int disk_write(struct disk *d, uint64_t off, const void *buf, size_t len)
@@ -225,7 +262,10 @@ int disk_write(struct disk *d, uint64_t off, const void *buf, size_t len)
     int rc = check_range(d, off, len);
     if (!rc)
         rc = check_writable(d);
-    return rc ? rc : d->fmt->write(d, off, buf, len);
+    if (rc || !len)
+        return rc;
+    return disk_aligned(d, off, len) ? d->fmt->write(d, off, buf, len)
+                                     : disk_unaligned(d, off, NULL, buf, len);
 }
 
 int disk_discard(struct disk *d, uint64_t off, uint64_t len)

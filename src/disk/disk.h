@@ -44,7 +44,7 @@ enum disk_type {
 #define DISK_OPEN_UNSAFE      (1u << 3)
 /* Open for checking: damaged metadata that can be set aside (a BAT entry pointing
  * outside the file, a missing parent) is recorded for disk_check() instead of failing
- * the open; the damaged parts read as zeroes. */
+ * the open; the damaged parts read as zeroes (VHDX: I/O touching them fails with -EIO). */
 #define DISK_OPEN_CHECK       (1u << 4)
 
 /* Longest parent chain disk_open() follows (loops are detected separately). */
