@@ -21,10 +21,13 @@ echo "guest script ran"
 mkfs.ext4 -q -F /tmp/fs.img 4096 && echo "guest mkfs.ext4 ok"
 exit 3
 GUEST
-guest_run qemu /tmp/console 120 /tmp/guest.sh
+# The script goes in base64 on the kernel command line (the later -append wins), which
+# must take precedence over the initrd's /etc/viridian/script.sh.
+echo 'echo "wrong script"' > /tmp/decoy.sh
+guest_run qemu /tmp/console 120 /tmp/decoy.sh -append "$GUEST_CMDLINE viridian.script=$(base64 -w 0 /tmp/guest.sh)"
 echo "out: qemu exit $?"
 guest_has /tmp/console "VIRIDIAN-GUEST: init reached" && echo "out: guest init reached"
-guest_has /tmp/console "guest script ran" && echo "out: guest script ran"
+guest_has /tmp/console "guest script ran" && ! guest_has /tmp/console "wrong script" && echo "out: guest script ran"
 guest_has /tmp/console "guest mkfs.ext4 ok" && echo "out: guest mkfs ok"
 echo "out: guest status $(guest_status /tmp/console)"
 grep -q "VIRIDIAN-GUEST: module hv_vmbus \(loaded\|failed\)" /tmp/console && echo "out: hv_vmbus reported"
