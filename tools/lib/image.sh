@@ -79,7 +79,7 @@ deb_dir() {
 # stage_busybox ROOT: the static busybox at ROOT/bin/busybox with a link per applet.
 stage_busybox() {
     local root=$1 bb=/bin/busybox applet
-    file -L "$bb" 2>/dev/null | grep -q 'statically linked' \
+    [[ -x $bb ]] && ! ldd "$bb" >/dev/null 2>&1 \
         || img_die "$bb is not the static busybox (apt-get install busybox-static)"
     mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin"
     cp "$bb" "$root/bin/busybox"
