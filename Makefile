@@ -13,7 +13,7 @@ CSTD      = -std=c17 -D_GNU_SOURCE
 WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-unused-parameter -Wvla -Wformat=2 -Wno-format-truncation
 INCLUDES  = -Isrc
-LIBS      = -llz4 -llzma -lzstd -lz -luring -lpthread
+LIBS      = -ljson-c -llz4 -llzma -lzstd -lz -luring -lpthread
 OPT       = -O2 -g
 SAN       = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 

@@ -4,5 +4,6 @@
 
 int cli_run(int argc, char **argv);
 int cli_host_check(int argc, char **argv);
+int cli_vm(int argc, char **argv);
 
 #endif

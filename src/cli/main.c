@@ -12,6 +12,7 @@ struct command {
 
 static const struct command commands[] = {
     { "run", cli_run, "create a partition and boot a kernel in it" },
+    { "vm", cli_vm, "control a running VM: status, shutdown, key-value data" },
     { "host-check", cli_host_check, "tell whether this host's KVM can run unmodified guests" },
 };
 

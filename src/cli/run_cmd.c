@@ -7,12 +7,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/x86/e820.h"
 #include "arch/x86/kernel_image.h"
 #include "cli/commands.h"
 #include "cli/run_options.h"
+#include "core/control.h"
 #include "core/kvm_host.h"
 #include "core/log.h"
 #include "core/size.h"
@@ -91,11 +93,17 @@ int cli_run(int argc, char **argv)
     }
 
     /* Input first: a bad file is reported as such on any host. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (kernel_image_load_file(cfg.kernel, &kernel, err) < 0) {
         vlog_error("%s", err);
         return RUN_EXIT_USAGE;
     }
     cfg.kernel_image = &kernel;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    vlog_debug("kernel %s loaded (%s, %zu bytes unpacked) in %ld ms", cfg.kernel,
+               kernel_compression_name(kernel.bz.compression), kernel.elf_size,
+               (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
     if (kernel.info.highest > ram_layout_for(cfg.memory).low_end) {
         vlog_error("kernel %s needs %llu MiB of guest memory to load; use a larger --memory",
                    cfg.kernel, (unsigned long long)(kernel.info.highest >> 20) + 1);
@@ -128,7 +136,20 @@ int cli_run(int argc, char **argv)
         status = RUN_EXIT_USAGE;
         goto out;
     }
-    status = exit_status_for(vm_run_config(kvm_fd, &cfg, &console));
+    struct control_server control;
+    char path[256];
+    if (cfg.control)
+        snprintf(path, sizeof(path), "%s", cfg.control);
+    else
+        control_socket_path(cfg.name, path, sizeof(path));
+    if (control_start(&control, cfg.name, path, err, sizeof(err)) < 0) {
+        vlog_error("%s", err);
+        console_close(&console);
+        status = RUN_EXIT_USAGE;
+        goto out;
+    }
+    status = exit_status_for(vm_run_config(kvm_fd, &cfg, &console, &control));
+    control_stop(&control);
     console_close(&console);
 out:
     if (kvm_fd >= 0)

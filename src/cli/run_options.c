@@ -7,6 +7,7 @@
 
 #include "arch/x86/layout.h"
 #include "core/console.h"
+#include "core/control.h"
 #include "core/size.h"
 
 const char run_usage[] =
@@ -21,6 +22,9 @@ const char run_usage[] =
     "  --cpus N             virtual processors, one host thread each (default 1)\n"
     "  --console SPEC       stdio (default), file:PATH, socket:PATH or none\n"
     "  --on-reboot ACTION   restart (default, as Hyper-V does) or exit\n"
+    "  --name NAME          the VM's name (default \"default\"); `viridian vm ... NAME`\n"
+    "                       reaches it through its control socket\n"
+    "  --control PATH       put the control socket at PATH instead\n"
     "\n"
     "On a terminal the console is raw; Ctrl-A x stops the VM.\n"
     "\n"
@@ -28,7 +32,8 @@ const char run_usage[] =
     "3 this host cannot run VMs (no usable KVM); 4 the guest rebooted (--on-reboot exit);\n"
     "5 triple fault; 6 KVM could not run the guest's code; 7 stopped from the host.\n";
 
-enum { OPT_KERNEL = 1, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_CPUS, OPT_CONSOLE, OPT_ON_REBOOT, OPT_HELP };
+enum { OPT_KERNEL = 1, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_CPUS, OPT_CONSOLE, OPT_ON_REBOOT,
+       OPT_NAME, OPT_CONTROL, OPT_HELP };
 
 static const struct option run_long_options[] = {
     { "kernel", required_argument, NULL, OPT_KERNEL },
@@ -38,6 +43,8 @@ static const struct option run_long_options[] = {
     { "cpus", required_argument, NULL, OPT_CPUS },
     { "console", required_argument, NULL, OPT_CONSOLE },
     { "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
+    { "name", required_argument, NULL, OPT_NAME },
+    { "control", required_argument, NULL, OPT_CONTROL },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 },
 };
@@ -49,6 +56,7 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
     cfg->cpus = 1;
     cfg->console = "stdio";
     cfg->cmdline = "console=ttyS0";
+    cfg->name = "default";
     optind = 1;
     opterr = 0;
 
@@ -102,6 +110,17 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
                 return -1;
             }
             break;
+        case OPT_NAME: {
+            char path[256];
+            if (control_socket_path(optarg, path, sizeof(path)) < 0) {
+                snprintf(err, errlen, "--name: '%s' is not a usable VM name (letters, digits, "
+                         "'-', '_' and '.', at most 63)", optarg);
+                return -1;
+            }
+            cfg->name = optarg;
+            break;
+        }
+        case OPT_CONTROL: cfg->control = optarg; break;
         case OPT_HELP:
         case 'h':
             return 1;

@@ -103,6 +103,11 @@ static void vcpu_guest_error(struct vcpu *v, const char *what)
     vm_request_stop(vm, VM_STOP_GUEST_ERROR);
 }
 
+static void vcpu_count_exit(struct vcpu *v, enum vcpu_exit_kind kind)
+{
+    atomic_fetch_add_explicit(&v->exits[kind], 1, memory_order_relaxed);
+}
+
 static void *vcpu_thread(void *arg)
 {
     struct vcpu *v = arg;
@@ -129,18 +134,25 @@ static void *vcpu_thread(void *arg)
         }
         switch (v->run->exit_reason) {
         case KVM_EXIT_IO:
-            if (!vm_hv_handle_io(v))
+            if (vm_hv_handle_io(v)) {
+                vcpu_count_exit(v, EXIT_HYPERCALL);
+            } else {
+                vcpu_count_exit(v, EXIT_IO);
                 vcpu_handle_io(v);
+            }
             break;
         case KVM_EXIT_X86_RDMSR:
         case KVM_EXIT_X86_WRMSR:
+            vcpu_count_exit(v, EXIT_MSR);
             vm_hv_handle_msr(v);
             break;
         case KVM_EXIT_MMIO:
+            vcpu_count_exit(v, EXIT_MMIO);
             vcpu_handle_mmio(v);
             break;
         case KVM_EXIT_HLT:
         case KVM_EXIT_INTR:
+            vcpu_count_exit(v, EXIT_OTHER);
             break;
         case KVM_EXIT_SHUTDOWN:
             vm_request_stop(vm, VM_STOP_TRIPLE_FAULT);

@@ -20,6 +20,11 @@
 struct vm;
 struct hv_partition;
 struct vmbus_host;
+struct ic;
+
+/* Exits that reached user space, by kind; written by the vCPU's own thread, read by
+ * anyone (relaxed: statistics). */
+enum vcpu_exit_kind { EXIT_IO, EXIT_MMIO, EXIT_MSR, EXIT_HYPERCALL, EXIT_OTHER, EXIT_KINDS };
 
 struct vcpu {
     struct vm *vm;
@@ -28,6 +33,7 @@ struct vcpu {
     struct kvm_run *run;
     pthread_t thread;
     int started;
+    _Atomic uint64_t exits[EXIT_KINDS];
 };
 
 struct vm {
@@ -45,6 +51,7 @@ struct vm {
     struct acpi_pm pm;
     struct hv_partition *hv;
     struct vmbus_host *vmbus;
+    struct ic *ic;                  /* integration services (shutdown, heartbeat, ...) */
     int nvcpus;
     struct vcpu *vcpus;
     _Atomic int stop_reason;
@@ -56,7 +63,12 @@ struct vm {
 /* Boots the configured kernel, restarting on guest reboot when configured to, until
  * the guest powers off or something ends the run. Returns the stop reason; for errors
  * a message has been printed. */
-enum vm_stop_reason vm_run_config(int kvm_fd, const struct vm_config *cfg, struct console *console);
+struct control_server;
+enum vm_stop_reason vm_run_config(int kvm_fd, const struct vm_config *cfg, struct console *console,
+                                  struct control_server *control);
+
+/* Sum of the exits of every vCPU, by kind. */
+void vm_exit_counts(struct vm *vm, uint64_t counts[EXIT_KINDS]);
 
 /* Stops the VM from any thread; the first reason wins. */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason why);

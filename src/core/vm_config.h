@@ -20,9 +20,12 @@ struct vm_config {
     uint64_t memory;
     int cpus;
     const char *console;    /* console spec, see core/console.h */
+    const char *name;       /* the VM's name: its control socket is named after it */
+    const char *control;    /* control socket path, overriding the one from the name */
     enum reboot_action on_reboot;
-    /* loaded and validated once, before the host is touched; reused on reboot */
-    const struct kernel_image *kernel_image;
+    /* loaded and validated before the host is touched; the unpacked image is dropped
+     * once placed in guest memory and loaded again from `kernel` on a guest reboot */
+    struct kernel_image *kernel_image;
     const uint8_t *initrd_data;
     size_t initrd_size;
 };

@@ -13,6 +13,7 @@
 #include "core/vcpu.h"
 #include "hv/hv.h"
 #include "vmbus/vmbus.h"
+#include "vsp/ic.h"
 
 #define HV_MSR_RANGE_BASE 0x40000000u
 #define HV_MSR_RANGE_COUNT 0x200u
@@ -92,6 +93,12 @@ int vm_hv_setup(struct vm *vm)
         snprintf(vm->error, sizeof(vm->error), "cannot create the VMBus host");
         return -1;
     }
+    struct ic_config ic_cfg = { .hv = vm->hv };
+    vm->ic = ic_attach(vm->vmbus, &ic_cfg);
+    if (!vm->ic) {
+        snprintf(vm->error, sizeof(vm->error), "cannot attach the integration services");
+        return -1;
+    }
 
     struct hv_cpuid_leaf leaves[16];
     int nleaves = hv_cpuid_leaves(vm->hv, leaves, 16);
@@ -113,8 +120,17 @@ int vm_hv_setup(struct vm *vm)
     return rc;
 }
 
+void vm_hv_tick(struct vm *vm)
+{
+    if (vm->ic)
+        ic_tick(vm->ic);
+}
+
 void vm_hv_destroy(struct vm *vm)
 {
+    if (vm->ic)
+        ic_detach(vm->ic);
+    vm->ic = NULL;
     if (vm->vmbus)
         vmbus_destroy(vm->vmbus);
     if (vm->hv)

@@ -13,6 +13,8 @@
  * gives every vCPU its CPUID (KVM's features, the Hyper-V leaves, its APIC ID). */
 int vm_hv_setup(struct vm *vm);
 void vm_hv_destroy(struct vm *vm);
+/* Once a second from the main loop: integration-service periods and timeouts. */
+void vm_hv_tick(struct vm *vm);
 /* vCPU exits: true when handled. */
 bool vm_hv_handle_io(struct vcpu *v);
 void vm_hv_handle_msr(struct vcpu *v);

@@ -29,6 +29,12 @@
  * VP index: the index 0..nr_vcpus-1 the core uses for the vCPU (MSR 0x40000002 returns
  * it). All VMBus target_vp/target_vcpu values are VP indexes.
  *
+ * Teardown: stop all vCPUs (no hypercall or MSR exit in progress) before vmbus_destroy()
+ * and hv_destroy().
+ *
+ * If the host KVM does have Hyper-V emulation (KVM_CAP_HYPERV > 0), the MSR filter above
+ * still forces the synthetic MSRs to user space, and hypercalls never use VMCALL.
+ *
  * Threading: every entry point may be called from any thread. One mutex per partition
  * protects the per-VP SynIC state and message queues; ops.inject may be called with it
  * held, so inject must not call back into hv_*. The guest handlers (hv_set_guest_handlers)
@@ -44,6 +50,8 @@
 #include "hv/hv_defs.h"
 
 #define HV_MAX_VCPUS 256
+/* Messages queued per VP and SINT behind the SIMP slot; beyond that posting fails. */
+#define HV_SYNIC_QUEUE_MAX 1024u
 /* An I/O port nothing else uses: not 0x7E (KVM's OUT-7E quirk), not the PIC/PIT/RTC/
  * keyboard/POST/DMA/debug-exit ports. */
 #define HV_HYPERCALL_PORT_DEFAULT 0x4Fu
@@ -122,6 +130,8 @@ int hv_synic_signal_event(struct hv_partition *hv, uint32_t vp_index, uint32_t s
 void hv_synic_flush_queue(struct hv_partition *hv, uint32_t vp_index, uint32_t sint);
 /* Number of messages queued for VP/SINT (tests, diagnostics). */
 uint32_t hv_synic_queued(struct hv_partition *hv, uint32_t vp_index, uint32_t sint);
+/* The reference time the guest sees in MSR 0x40000020 (100 ns units). */
+uint64_t hv_reference_time(struct hv_partition *hv);
 /* Guest OS id written by the guest (diagnostics). */
 uint64_t hv_guest_os_id(struct hv_partition *hv);
 

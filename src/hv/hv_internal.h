@@ -7,10 +7,6 @@
 
 #include "hv/hv.h"
 
-/* Per VP and SINT queue bound: VMBus sends one offer per device plus responses, so this is
- * generous; a full queue makes hv_synic_post_message fail instead of growing forever. */
-#define HV_SYNIC_QUEUE_MAX 1024u
-
 struct hv_queued_msg {
     struct hv_queued_msg *next;
     uint32_t type;
@@ -43,7 +39,7 @@ struct hv_partition {
     uint64_t guest_os_id;
     uint64_t hypercall_msr;
     uint64_t crash_p[5];
-    uint64_t crash_ctl;
+    uint64_t tsc_invariant_control;
     struct hv_vp *vps;
 };
 

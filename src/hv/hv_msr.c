@@ -71,7 +71,7 @@ int hv_msr_read(struct hv_partition *hv, uint32_t vp_index, uint32_t msr, uint64
     case HV_MSR_SIMP: *value = vp->simp; break;
     case HV_MSR_EOM: *value = 0; break;
     case HV_MSR_CRASH_CTL: *value = HV_CRASH_CTL_NOTIFY; break;
-    case HV_MSR_TSC_INVARIANT_CONTROL: *value = 1; break;
+    case HV_MSR_TSC_INVARIANT_CONTROL: *value = hv->tsc_invariant_control; break;
     default:
         if (msr >= HV_MSR_SINT0 && msr <= HV_MSR_SINT15)
             *value = vp->sint[msr - HV_MSR_SINT0];
@@ -135,6 +135,8 @@ int hv_msr_write(struct hv_partition *hv, uint32_t vp_index, uint32_t msr, uint6
     case HV_MSR_TSC_INVARIANT_CONTROL:
         if (value & ~1ull)
             rc = -1;
+        else
+            hv->tsc_invariant_control = value;
         break;
     case HV_MSR_CRASH_CTL:
         if (value & HV_CRASH_CTL_NOTIFY) {

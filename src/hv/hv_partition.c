@@ -80,6 +80,11 @@ uint64_t hv_guest_os_id(struct hv_partition *hv)
     return id;
 }
 
+uint64_t hv_reference_time(struct hv_partition *hv)
+{
+    return hv_ref_time(hv);
+}
+
 uint64_t hv_ref_time(struct hv_partition *hv)
 {
     if (hv->ops.ref_time)

@@ -157,8 +157,10 @@ int vmbus_channel_send_ext(struct vmbus_channel *ch, uint16_t type, uint16_t fla
                            uint64_t trans_id, const void *hdr, uint32_t hdr_len,
                            const void *data, uint32_t len)
 {
-    if ((hdr_len & 7) || (hdr_len && !hdr) || (len && !data) || hdr_len > 0x7FFF0 ||
-        len > 0x7FFF0 - hdr_len)
+    /* len8 is a u16: a packet is at most 0xFFFF * 8 bytes including the descriptor. */
+    const uint32_t max_body = 0xFFFFu * 8 - (uint32_t)sizeof(struct vmbus_packet_desc);
+    if ((hdr_len & 7) || (hdr_len && !hdr) || (len && !data) || hdr_len > max_body ||
+        len > max_body - hdr_len)
         return -EINVAL;
     uint32_t total = (uint32_t)sizeof(struct vmbus_packet_desc) + hdr_len + len;
     struct vmbus_packet_desc d = {
@@ -190,6 +192,10 @@ int vmbus_channel_send_ext(struct vmbus_channel *ch, uint16_t type, uint16_t fla
             ret = -EAGAIN;
             goto out;
         }
+    }
+    if (rc == VMBUS_RING_ETOOBIG) {
+        ret = -EMSGSIZE;
+        goto out;
     }
     if (rc == VMBUS_RING_ECORRUPT) {
         break_channel(ch, "corrupt ring");
@@ -229,6 +235,16 @@ void vmbus_channel_signal(struct vmbus_channel *ch)
     pthread_mutex_lock(&ch->host->lock);
     if (ch->state == VMBUS_CH_OPEN)
         signal_guest(ch);
+    pthread_mutex_unlock(&ch->host->lock);
+}
+
+void vmbus_channel_lock(struct vmbus_channel *ch)
+{
+    pthread_mutex_lock(&ch->host->lock);
+}
+
+void vmbus_channel_unlock(struct vmbus_channel *ch)
+{
     pthread_mutex_unlock(&ch->host->lock);
 }
 
@@ -278,4 +294,14 @@ bool vmbus_channel_is_open(struct vmbus_channel *ch)
     bool open = ch->state == VMBUS_CH_OPEN;
     pthread_mutex_unlock(&ch->host->lock);
     return open;
+}
+
+uint16_t vmbus_channel_subchannel_index(const struct vmbus_channel *ch)
+{
+    return ch->subidx;
+}
+
+struct vmbus_channel *vmbus_channel_primary(struct vmbus_channel *ch)
+{
+    return ch->primary ? ch->primary : ch;
 }

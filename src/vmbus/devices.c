@@ -1,8 +1,11 @@
-/* The production VMBus device table: one line per VSP, in offer order (relid = index+1).
- * Empty until the first VSPs (integration services, storage, network) land. */
+/* The production VMBus device table: one line per VSP, in offer order (relid = index+1). */
 #include "vmbus/vmbus.h"
+#include "vsp/ic.h"
 
 const struct vmbus_device_desc *const vmbus_devices[] = {
-    NULL, /* placeholder so the array is never empty; not counted */
+    &ic_shutdown_desc,
+    &ic_timesync_desc,
+    &ic_heartbeat_desc,
+    &ic_kvp_desc,
 };
-const unsigned vmbus_device_count = 0;
+const unsigned vmbus_device_count = sizeof(vmbus_devices) / sizeof(vmbus_devices[0]);

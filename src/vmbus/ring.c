@@ -178,6 +178,8 @@ int vmbus_ring_write(struct vmbus_ring *r, const struct vmbus_ring_seg *segs, in
         total += segs[i].len;
     uint64_t padded = (total + 7) & ~7ull;
     uint64_t needed = padded + VMBUS_PKT_TRAILER;
+    if (needed >= r->data_size)
+        return VMBUS_RING_ETOOBIG; /* could never fit */
     uint32_t rd = load32(&h->read_index);
     if (!index_ok(r, rd))
         return VMBUS_RING_ECORRUPT;

@@ -55,7 +55,8 @@ bool vmbus_ring_has_data(struct vmbus_ring *r);
 
 /* Producer side. Writes one packet made of the segments (total padded to 8 by the ring)
  * plus the trailer. Returns 0 and sets *signal when the consumer must be signalled
- * (interrupt_mask clear and the ring was empty before), or VMBUS_RING_EFULL /
+ * (interrupt_mask clear and the ring was empty before), or VMBUS_RING_EFULL (retry when
+ * the consumer made room), VMBUS_RING_ETOOBIG (larger than the ring) or
  * VMBUS_RING_ECORRUPT. */
 int vmbus_ring_write(struct vmbus_ring *r, const struct vmbus_ring_seg *segs, int nsegs,
                      bool *signal);

@@ -26,14 +26,18 @@ struct vmbus_host;
 extern const struct vmbus_device_desc *const vmbus_devices[];
 extern const unsigned vmbus_device_count;
 
-/* Creates the host with one channel per descriptor (relid = index + 1) and installs it as
- * hv's guest handlers. NULL on bad arguments (too many devices, duplicate instance). */
+/* Creates the host with one channel per descriptor plus its max_subchannels slots (relids
+ * 1.. in table order, sub-channel slots right after their primary) and installs it as hv's
+ * guest handlers. NULL on bad arguments (too many channels, duplicate instance). */
 struct vmbus_host *vmbus_create(struct hv_partition *hv, const struct guest_mem *gm,
                                 const struct vmbus_device_desc *const *devs, unsigned ndevs);
 void vmbus_destroy(struct vmbus_host *host);
 
-/* The channel of device number `index` (as in the table), or NULL. */
+/* The primary channel of device number `index` (as in the table), or NULL. */
 struct vmbus_channel *vmbus_host_channel(struct vmbus_host *host, unsigned index);
+/* The channel of the device with this descriptor, or NULL. */
+struct vmbus_channel *vmbus_host_find_channel(struct vmbus_host *host,
+                                              const struct vmbus_device_desc *desc);
 /* Host-initiated removal: closes the channel if open, sends RESCIND_CHANNELOFFER if the
  * guest knows the channel; the relid is reused never. 0 or -1. */
 int vmbus_channel_rescind(struct vmbus_channel *ch);
@@ -41,7 +45,6 @@ int vmbus_channel_rescind(struct vmbus_channel *ch);
 /* Inspection (tests, diagnostics). */
 bool vmbus_host_connected(struct vmbus_host *host);
 uint32_t vmbus_host_version(struct vmbus_host *host);
-bool vmbus_channel_is_open(struct vmbus_channel *ch);
 unsigned vmbus_host_gpadl_count(struct vmbus_host *host);
 
 /* The hv_guest_handlers entry points (exported for the fuzz targets). */

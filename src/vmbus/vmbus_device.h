@@ -17,6 +17,7 @@
 #ifndef VIRIDIAN_VMBUS_DEVICE_H
 #define VIRIDIAN_VMBUS_DEVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,7 +45,7 @@ struct vmbus_device_desc {
     uint16_t chn_flags;            /* offer flags, e.g. VMBUS_CHANNEL_NAMED_PIPE_MODE */
     uint16_t mmio_megabytes;       /* offer mmio_megabytes (hyperv_fb: VRAM size) */
     const uint8_t *offer_user_def; /* 120 bytes of offer user data, or NULL */
-    uint16_t max_subchannels;      /* reserved: sub-channels are not implemented yet */
+    uint16_t max_subchannels;      /* sub-channel slots (vmbus_channel_offer_subchannels) */
     uint32_t max_pkt_size;         /* largest guest->host packet accepted; 0 = 16384 */
     void *ctx;                     /* device context, vmbus_channel_device_ctx() */
 
@@ -60,8 +61,8 @@ struct vmbus_device_desc {
 /* Sends one packet to the guest (host->guest ring): descriptor {type, offset8 = 2,
  * len8, flags, trans_id} + data + padding + trailer; signals the guest per the ring
  * rules. 0; -EAGAIN when the ring is full (pending_send_sz is set and on_writable will be
- * called when the guest has made room); -EPIPE when the channel is not open;
- * -EINVAL for bad arguments. */
+ * called when the guest has made room); -EMSGSIZE if the packet can never fit the ring;
+ * -EPIPE when the channel is not open; -EINVAL for bad arguments. */
 int vmbus_channel_send(struct vmbus_channel *ch, uint16_t type, uint16_t flags,
                        uint64_t trans_id, const void *data, uint32_t len);
 /* Same with a type-specific header between descriptor and payload (e.g. a transfer-page
@@ -75,6 +76,21 @@ int vmbus_channel_recv(struct vmbus_channel *ch, void *buf, uint32_t cap,
                        struct vmbus_packet *pkt);
 /* Signal the guest for this channel regardless of ring state. */
 void vmbus_channel_signal(struct vmbus_channel *ch);
+
+/* Hold the host lock (recursive) to make a sequence atomic with the device callbacks, e.g.
+ * from a timer thread. Channel structs live as long as the host, open or not. */
+void vmbus_channel_lock(struct vmbus_channel *ch);
+void vmbus_channel_unlock(struct vmbus_channel *ch);
+bool vmbus_channel_is_open(struct vmbus_channel *ch);
+
+/* Offers up to n more sub-channels of a primary channel (same GUIDs, sub_channel_index
+ * 1..max_subchannels), e.g. when storvsc/netvsc ask for them. They get the same callbacks
+ * as the primary. Returns how many were offered, -1 if the primary is not offered to a
+ * connected guest. Sub-channels are withdrawn by UNLOAD/reconnect and rescinded with
+ * their primary. */
+int vmbus_channel_offer_subchannels(struct vmbus_channel *primary, unsigned n);
+uint16_t vmbus_channel_subchannel_index(const struct vmbus_channel *ch);
+struct vmbus_channel *vmbus_channel_primary(struct vmbus_channel *ch);
 
 void *vmbus_channel_device_ctx(const struct vmbus_channel *ch);
 void vmbus_channel_set_priv(struct vmbus_channel *ch, void *priv);

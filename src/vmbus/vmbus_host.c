@@ -61,7 +61,21 @@ static struct vmbus_channel *channel_by_relid(struct vmbus_host *host, uint32_t 
     if (relid == 0 || relid > host->nchans)
         return NULL;
     struct vmbus_channel *ch = &host->chans[relid - 1];
-    return ch->state == VMBUS_CH_GONE ? NULL : ch;
+    return ch->state == VMBUS_CH_GONE || ch->state == VMBUS_CH_UNOFFERED ? NULL : ch;
+}
+
+static bool offered_state(enum vmbus_chan_state s)
+{
+    return s == VMBUS_CH_CLOSED || s == VMBUS_CH_OPEN || s == VMBUS_CH_BROKEN;
+}
+
+/* Where a sub-channel goes when the guest is done with it: back to an unoffered slot
+ * while its primary lives, else gone. */
+static enum vmbus_chan_state retired_state(const struct vmbus_channel *ch)
+{
+    if (ch->primary && offered_state(ch->primary->state))
+        return VMBUS_CH_UNOFFERED;
+    return VMBUS_CH_GONE;
 }
 
 static void remove_gpadl(struct vmbus_host *host, unsigned i)
@@ -82,6 +96,9 @@ static void reset_connection(struct vmbus_host *host)
         vmbus_channel_close_locked(ch);
         if (ch->state == VMBUS_CH_RESCINDED)
             ch->state = VMBUS_CH_GONE;
+        /* Sub-channels exist per connection: the device offers them again on request. */
+        if (ch->primary && ch->state != VMBUS_CH_GONE)
+            ch->state = retired_state(ch);
     }
     while (host->ngpadls)
         remove_gpadl(host, host->ngpadls - 1);
@@ -129,6 +146,7 @@ static void send_offer(struct vmbus_host *host, const struct vmbus_channel *ch)
     o.mmio_megabytes = ch->desc->mmio_megabytes;
     if (ch->desc->offer_user_def)
         memcpy(o.user_def, ch->desc->offer_user_def, sizeof(o.user_def));
+    o.sub_channel_index = ch->subidx;
     o.child_relid = ch->relid;
     o.is_dedicated_interrupt = 1; /* no shared send-interrupt page */
     o.connection_id = ch->conn_id;
@@ -141,7 +159,7 @@ static uint16_t on_request_offers(struct vmbus_host *host)
         return HV_STATUS_SUCCESS; /* asked twice: the guest has them already */
     host->offers_sent = true;
     for (unsigned i = 0; i < host->nchans; i++)
-        if (host->chans[i].state != VMBUS_CH_GONE && host->chans[i].state != VMBUS_CH_RESCINDED)
+        if (offered_state(host->chans[i].state))
             send_offer(host, &host->chans[i]);
     struct vmbus_msg_header done = { .msgtype = CHANNELMSG_ALLOFFERS_DELIVERED };
     send_msg(host, &done, sizeof(done));
@@ -325,7 +343,7 @@ static uint16_t dispatch(struct vmbus_host *host, uint32_t vp, const uint8_t *m,
         memcpy(&c, m, sizeof(c));
         struct vmbus_channel *ch = channel_by_relid(host, c.child_relid);
         if (ch && ch->state == VMBUS_CH_RESCINDED)
-            ch->state = VMBUS_CH_GONE;
+            ch->state = ch->primary ? retired_state(ch) : VMBUS_CH_GONE;
         return HV_STATUS_SUCCESS;
     }
     case CHANNELMSG_MODIFYCHANNEL: return on_modify_channel(host, m);
@@ -354,7 +372,16 @@ uint16_t vmbus_handle_post_message(void *ctx, uint32_t vp, uint32_t connection_i
         return HV_STATUS_INVALID_PARAMETER;
     }
     pthread_mutex_lock(&host->lock);
-    uint16_t st = dispatch(host, vp, m, size);
+    /* Back-pressure: if the guest is not consuming our messages, make it retry (it does,
+     * with back-off, on INSUFFICIENT_BUFFERS) rather than lose an answer. Room is kept
+     * for the largest burst one message causes (all offers). */
+    uint16_t st;
+    if (host->conn == VMBUS_CONNECTED &&
+        hv_synic_queued(host->hv, host->target_vcpu, VMBUS_MESSAGE_SINT) + host->nchans + 2 >
+            HV_SYNIC_QUEUE_MAX)
+        st = HV_STATUS_INSUFFICIENT_BUFFERS;
+    else
+        st = dispatch(host, vp, m, size);
     pthread_mutex_unlock(&host->lock);
     return st;
 }
@@ -369,7 +396,7 @@ uint16_t vmbus_handle_signal_event(void *ctx, uint32_t vp, uint32_t connection_i
     pthread_mutex_lock(&host->lock);
     struct vmbus_channel *ch = &host->chans[connection_id - VMBUS_CONNECTION_ID_BASE - 1];
     uint16_t st = HV_STATUS_SUCCESS;
-    if (ch->state == VMBUS_CH_GONE)
+    if (ch->state == VMBUS_CH_GONE || ch->state == VMBUS_CH_UNOFFERED)
         st = HV_STATUS_INVALID_CONNECTION_ID;
     else
         vmbus_channel_process_locked(ch);
@@ -390,10 +417,15 @@ struct vmbus_host *vmbus_create(struct hv_partition *hv, const struct guest_mem 
                 !memcmp(&devs[i]->if_type, &devs[j]->if_type, sizeof(struct vmbus_guid)))
                 return NULL; /* the guest would take it for a sub-channel */
     }
+    unsigned total = 0;
+    for (unsigned i = 0; i < ndevs; i++)
+        total += 1u + devs[i]->max_subchannels;
+    if (total > VMBUS_MAX_CHANNELS)
+        return NULL;
     struct vmbus_host *host = calloc(1, sizeof(*host));
     if (!host)
         return NULL;
-    host->chans = calloc(ndevs ? ndevs : 1, sizeof(*host->chans));
+    host->chans = calloc(total ? total : 1, sizeof(*host->chans));
     if (!host->chans) {
         free(host);
         return NULL;
@@ -405,14 +437,20 @@ struct vmbus_host *vmbus_create(struct hv_partition *hv, const struct guest_mem 
     pthread_mutexattr_destroy(&attr);
     host->hv = hv;
     host->gm = gm;
-    host->nchans = ndevs;
+    host->nchans = total;
+    unsigned slot = 0;
     for (unsigned i = 0; i < ndevs; i++) {
-        struct vmbus_channel *ch = &host->chans[i];
-        ch->host = host;
-        ch->desc = devs[i];
-        ch->relid = i + 1;
-        ch->conn_id = VMBUS_CONNECTION_ID_BASE + ch->relid;
-        ch->state = VMBUS_CH_CLOSED;
+        struct vmbus_channel *primary = &host->chans[slot];
+        for (unsigned s = 0; s <= devs[i]->max_subchannels; s++, slot++) {
+            struct vmbus_channel *ch = &host->chans[slot];
+            ch->host = host;
+            ch->desc = devs[i];
+            ch->relid = slot + 1;
+            ch->conn_id = VMBUS_CONNECTION_ID_BASE + ch->relid;
+            ch->subidx = (uint16_t)s;
+            ch->primary = s ? primary : NULL;
+            ch->state = s ? VMBUS_CH_UNOFFERED : VMBUS_CH_CLOSED;
+        }
     }
     struct hv_guest_handlers h = { vmbus_handle_post_message, vmbus_handle_signal_event };
     hv_set_guest_handlers(hv, &h, host);
@@ -434,7 +472,10 @@ void vmbus_destroy(struct vmbus_host *host)
 
 struct vmbus_channel *vmbus_host_channel(struct vmbus_host *host, unsigned index)
 {
-    return index < host->nchans ? &host->chans[index] : NULL;
+    for (unsigned i = 0; i < host->nchans; i++)
+        if (!host->chans[i].primary && index-- == 0)
+            return &host->chans[i];
+    return NULL;
 }
 
 int vmbus_channel_rescind(struct vmbus_channel *ch)
@@ -442,9 +483,13 @@ int vmbus_channel_rescind(struct vmbus_channel *ch)
     struct vmbus_host *host = ch->host;
     pthread_mutex_lock(&host->lock);
     int rc = 0;
-    if (ch->state == VMBUS_CH_GONE || ch->state == VMBUS_CH_RESCINDED) {
+    if (!offered_state(ch->state)) {
         rc = -1;
     } else {
+        /* A primary takes its sub-channels with it (they come after it in the array). */
+        for (unsigned i = 0; i < host->nchans && !ch->primary; i++)
+            if (host->chans[i].primary == ch && offered_state(host->chans[i].state))
+                vmbus_channel_rescind(&host->chans[i]);
         vmbus_channel_close_locked(ch);
         if (host->conn == VMBUS_CONNECTED && host->offers_sent) {
             ch->state = VMBUS_CH_RESCINDED;
@@ -481,4 +526,34 @@ unsigned vmbus_host_gpadl_count(struct vmbus_host *host)
     unsigned n = host->ngpadls;
     pthread_mutex_unlock(&host->lock);
     return n;
+}
+
+struct vmbus_channel *vmbus_host_find_channel(struct vmbus_host *host,
+                                              const struct vmbus_device_desc *desc)
+{
+    for (unsigned i = 0; i < host->nchans; i++)
+        if (host->chans[i].desc == desc)
+            return &host->chans[i];
+    return NULL;
+}
+
+int vmbus_channel_offer_subchannels(struct vmbus_channel *primary, unsigned n)
+{
+    struct vmbus_host *host = primary->host;
+    pthread_mutex_lock(&host->lock);
+    int offered = -1;
+    if (!primary->primary && offered_state(primary->state) && host->conn == VMBUS_CONNECTED &&
+        host->offers_sent) {
+        offered = 0;
+        for (unsigned i = 0; i < host->nchans && (unsigned)offered < n; i++) {
+            struct vmbus_channel *ch = &host->chans[i];
+            if (ch->primary == primary && ch->state == VMBUS_CH_UNOFFERED) {
+                ch->state = VMBUS_CH_CLOSED;
+                send_offer(host, ch);
+                offered++;
+            }
+        }
+    }
+    pthread_mutex_unlock(&host->lock);
+    return offered;
 }

@@ -14,11 +14,14 @@ enum vmbus_chan_state {
     VMBUS_CH_BROKEN,    /* was open, ring corrupt: closed host side until CLOSECHANNEL */
     VMBUS_CH_RESCINDED, /* rescind sent, waiting for RELID_RELEASED */
     VMBUS_CH_GONE,      /* removed for good */
+    VMBUS_CH_UNOFFERED, /* a sub-channel slot the device has not offered (yet) */
 };
 
 struct vmbus_channel {
     struct vmbus_host *host;
     const struct vmbus_device_desc *desc;
+    struct vmbus_channel *primary; /* NULL for a primary channel */
+    uint16_t subidx;               /* 0 primary, 1..max_subchannels */
     void *priv;
     uint32_t relid;
     uint32_t conn_id;

@@ -51,6 +51,11 @@ struct vmbus_guid {
     uint8_t b[16]; /* wire (mixed-endian) byte order */
 };
 
+/* GUID {a-b-c-d0d1-d2..d7} in wire order. */
+#define VMBUS_GUID(a, b, c, d0, d1, d2, d3, d4, d5, d6, d7)                                  \
+    { { (a) & 0xFF, ((a) >> 8) & 0xFF, ((a) >> 16) & 0xFF, ((a) >> 24) & 0xFF, (b) & 0xFF,   \
+        ((b) >> 8) & 0xFF, (c) & 0xFF, ((c) >> 8) & 0xFF, d0, d1, d2, d3, d4, d5, d6, d7 } }
+
 #define VMBUS_PACKED __attribute__((packed))
 
 struct vmbus_msg_header {

@@ -264,6 +264,43 @@ TEST(unsupported_compression_is_named)
     CHECK(strstr(err, "bzip2") != NULL);
 }
 
+/* Kernel-sized LZ4: several 8 MiB legacy blocks, unpacked in parallel, in order. */
+TEST(lz4_multi_block_payload_unpacks_in_order)
+{
+    size_t n = 20u << 20, block = 8u << 20, clen = 4;
+    uint8_t *src = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        src[i] = (uint8_t)((i >> 12) * 31 + (i & 0xff));
+    uint8_t *c = malloc(LZ4_compressBound((int)n) + 64);
+    memcpy(c, "\x02\x21\x4c\x18", 4);
+    for (size_t off = 0; off < n; off += block) {
+        int len = (int)(n - off < block ? n - off : block);
+        int w = LZ4_compress_default((const char *)src + off, (char *)c + clen + 4, len,
+                                     LZ4_compressBound(len));
+        put32(c + clen, (uint32_t)w);
+        clen += 4 + (size_t)w;
+    }
+    put32(c + clen, (uint32_t)n); /* the build's size trailer */
+    clen += 4;
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    char err[KERNEL_ERR_LEN];
+    CHECK_EQ(kernel_decompress(KCOMP_LZ4, c, clen, 512u << 20, &out, &out_len, err), 0);
+    CHECK_EQ(out_len, n);
+    CHECK(out && !memcmp(out, src, n));
+    free(out);
+    /* a damaged middle block is reported, not silently skipped */
+    c[4 + 4 + 100] ^= 0xff;
+    c[clen / 2] ^= 0xff;
+    out = NULL;
+    if (kernel_decompress(KCOMP_LZ4, c, clen, 512u << 20, &out, &out_len, err) == 0) {
+        CHECK(out_len != n || memcmp(out, src, n) != 0);
+        free(out);
+    }
+    free(c);
+    free(src);
+}
+
 TEST(unpacking_stops_at_the_size_limit)
 {
     size_t n = 4 << 20, clen;

@@ -280,6 +280,12 @@ TEST(vmbus_ring_full_and_pending_send_size)
     CHECK_EQ(echo.writable, 1);
     CHECK_EQ(*tg_ring_field(&in, 12), 0);
     CHECK_EQ(vmbus_channel_send(ch, VMBUS_PACKET_DATA_INBAND, 0, 9, msg, 1000), 0);
+    /* Larger than len8 can describe, or than the ring can ever hold. */
+    CHECK_EQ(vmbus_channel_send(ch, VMBUS_PACKET_DATA_INBAND, 0, 9, msg, 0x7FFF8), -EINVAL);
+    CHECK_EQ(vmbus_channel_send_ext(ch, 7, 0, 9, msg, 4, msg, 8), -EINVAL);
+    static uint8_t huge[4096];
+    CHECK_EQ(vmbus_channel_send(ch, VMBUS_PACKET_DATA_INBAND, 0, 9, huge, 4096), -EMSGSIZE);
+    CHECK_EQ(vmbus_channel_send(ch, VMBUS_PACKET_DATA_INBAND, 0, 9, NULL, 8), -EINVAL);
 
     /* Guest blocked on its outbound ring (hv_sock style): host signals once room > need. */
     echo.no_echo = 1;
@@ -601,5 +607,125 @@ TEST(vmbus_rescind)
     CHECK_EQ(tg_connect(&g, VMBUS_VERSION_WIN10_V5_3), 1);
     CHECK_EQ(vmbus_channel_rescind(vmbus_host_channel(g.host, 1)), 0);
     CHECK_EQ(tg_recv(&g, NULL, NULL), 0);
+    tg_free(&g);
+}
+
+TEST(vmbus_backpressure_when_guest_does_not_consume)
+{
+    struct tguest g;
+    memset(&echo, 0, sizeof(echo));
+    tg_init(&g, 1, test_devs, 2);
+    CHECK_EQ(tg_connect(&g, VMBUS_VERSION_WIN10_V5_3), 1);
+    struct vmbus_msg_gpadl_teardown t = { .hdr.msgtype = CHANNELMSG_GPADL_TEARDOWN,
+                                          .child_relid = 1, .gpadl = 1 };
+    int ok = 0, refused = 0;
+    for (int i = 0; i < 1100; i++) {
+        uint64_t st = tg_post(&g, &t, sizeof(t));
+        if (st == 0)
+            ok++;
+        else if (st == HV_STATUS_INSUFFICIENT_BUFFERS)
+            refused++;
+    }
+    CHECK(refused > 0);
+    CHECK_EQ(ok + refused, 1100);
+    int got = 0;
+    while (tg_recv(&g, NULL, NULL) == CHANNELMSG_GPADL_TORNDOWN)
+        got++;
+    CHECK_EQ(got, ok); /* nothing answered was lost */
+    CHECK_EQ(tg_post(&g, &t, sizeof(t)), 0);
+    tg_free(&g);
+}
+
+static const struct vmbus_device_desc multi_dev = {
+    .name = "multi",
+    .if_type = { { 0x55 } },
+    .if_instance = { { 0x66 } },
+    .max_subchannels = 2,
+    .open = echo_open,
+    .close = echo_close,
+    .on_packet = echo_packet,
+};
+
+TEST(vmbus_subchannels)
+{
+    const struct vmbus_device_desc *devs[] = { &multi_dev, &echo_dev2 };
+    struct tguest g;
+    memset(&echo, 0, sizeof(echo));
+    tg_init(&g, 2, devs, 2);
+    CHECK_EQ(tg_connect(&g, VMBUS_VERSION_WIN10_V5_3), 1);
+    struct vmbus_msg_header rq = { .msgtype = CHANNELMSG_REQUESTOFFERS };
+    CHECK_EQ(tg_post(&g, &rq, sizeof(rq)), 0);
+    struct vmbus_msg_offer_channel o;
+    CHECK_EQ(tg_recv(&g, &o, NULL), CHANNELMSG_OFFERCHANNEL);
+    CHECK_EQ(o.child_relid, 1);
+    CHECK_EQ(tg_recv(&g, &o, NULL), CHANNELMSG_OFFERCHANNEL);
+    CHECK_EQ(o.child_relid, 4); /* slots 2 and 3 belong to the sub-channels */
+    CHECK_EQ(tg_recv(&g, NULL, NULL), CHANNELMSG_ALLOFFERS_DELIVERED);
+    struct vmbus_channel *primary = vmbus_host_channel(g.host, 0);
+    CHECK(vmbus_host_channel(g.host, 1) == vmbus_host_find_channel(g.host, &echo_dev2));
+    CHECK_EQ(tg_signal(&g, 0x2002), HV_STATUS_INVALID_CONNECTION_ID); /* not offered */
+    CHECK_EQ(vmbus_channel_offer_subchannels(primary, 5), 2);
+    for (uint16_t i = 1; i <= 2; i++) {
+        CHECK_EQ(tg_recv(&g, &o, NULL), CHANNELMSG_OFFERCHANNEL);
+        CHECK_EQ(o.sub_channel_index, i);
+        CHECK_EQ(o.child_relid, 1 + i);
+        CHECK(memcmp(&o.if_instance, &multi_dev.if_instance, 16) == 0);
+    }
+    CHECK_EQ(vmbus_channel_offer_subchannels(primary, 1), 0); /* none left */
+    /* Open sub-channel 2 (relid 3) on VP 1 and echo through it. */
+    memset(fake_gpa(&g.vm, fake_page(RING_PAGE)), 0, 8 * 4096);
+    CHECK_EQ(tg_gpadl(&g, 3, 77, RING_PAGE, 8), 0);
+    struct guest_ring out, in;
+    tg_ring(&g, &out, RING_PAGE, 4);
+    tg_ring(&g, &in, RING_PAGE + 4, 4);
+    CHECK_EQ(tg_open(&g, 3, 77, 4, 1), 0);
+    uint8_t msg[8] = { 9 };
+    tg_ring_write(&out, VMBUS_PACKET_DATA_INBAND, 3, msg, 8);
+    CHECK_EQ(tg_signal(&g, 0x2003), 0);
+    CHECK_EQ(tg_ring_read(&in, NULL, NULL, msg, 8), 8);
+    CHECK_EQ(g.vm.irq_vp[g.vm.irq_count - 1], 1);
+    CHECK(event_bit(&g, 1, 3, 0));
+    /* Rescinding the primary takes the sub-channels along. */
+    CHECK_EQ(vmbus_channel_rescind(primary), 0);
+    CHECK_EQ(echo.closes, 1);
+    int rescinds = 0;
+    struct vmbus_msg_relid r;
+    while (tg_recv(&g, &r, NULL) == CHANNELMSG_RESCIND_CHANNELOFFER)
+        rescinds++;
+    CHECK_EQ(rescinds, 3);
+    /* Unload + reconnect: only the other device is offered now. */
+    struct vmbus_msg_header u = { .msgtype = CHANNELMSG_UNLOAD };
+    CHECK_EQ(tg_post(&g, &u, sizeof(u)), 0);
+    CHECK_EQ(tg_recv(&g, NULL, NULL), CHANNELMSG_UNLOAD_RESPONSE);
+    CHECK_EQ(tg_connect(&g, VMBUS_VERSION_WIN10_V5_3), 1);
+    CHECK_EQ(tg_post(&g, &rq, sizeof(rq)), 0);
+    CHECK_EQ(tg_recv(&g, &o, NULL), CHANNELMSG_OFFERCHANNEL);
+    CHECK_EQ(o.child_relid, 4);
+    CHECK_EQ(tg_recv(&g, NULL, NULL), CHANNELMSG_ALLOFFERS_DELIVERED);
+    CHECK_EQ(vmbus_channel_offer_subchannels(primary, 1), -1);
+    tg_free(&g);
+}
+
+TEST(vmbus_subchannels_reoffered_per_connection)
+{
+    const struct vmbus_device_desc *devs[] = { &multi_dev };
+    struct tguest g;
+    memset(&echo, 0, sizeof(echo));
+    tg_init(&g, 1, devs, 1);
+    struct vmbus_channel *primary = vmbus_host_channel(g.host, 0);
+    CHECK_EQ(vmbus_channel_offer_subchannels(primary, 1), -1); /* no guest yet */
+    for (int round = 0; round < 2; round++) {
+        CHECK_EQ(tg_connect(&g, VMBUS_VERSION_WIN10_V5_3), 1);
+        struct vmbus_msg_header rq = { .msgtype = CHANNELMSG_REQUESTOFFERS };
+        CHECK_EQ(tg_post(&g, &rq, sizeof(rq)), 0);
+        int offers = 0;
+        while (tg_recv(&g, NULL, NULL) == CHANNELMSG_OFFERCHANNEL)
+            offers++;
+        CHECK_EQ(offers, 1);
+        CHECK_EQ(vmbus_channel_offer_subchannels(primary, 1), 1);
+        CHECK_EQ(tg_recv(&g, NULL, NULL), CHANNELMSG_OFFERCHANNEL);
+        CHECK_EQ(tg_signal(&g, 0x2002), 0); /* the first sub-channel slot is live again */
+        CHECK_EQ(tg_signal(&g, 0x2003), HV_STATUS_INVALID_CONNECTION_ID);
+    }
     tg_free(&g);
 }

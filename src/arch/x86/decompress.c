@@ -6,9 +6,12 @@
 
 #include <lz4.h>
 #include <lzma.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -154,11 +157,51 @@ static int unpack_lzma_family(const uint8_t *in, size_t in_len, struct outbuf *o
 }
 
 /* The kernel's LZ4 is the legacy frame: a magic, then blocks of [u32 size][data],
- * each unpacking to at most 8 MiB; concatenated frames repeat the magic. */
+ * each unpacking to exactly 8 MiB except the last; concatenated frames repeat the
+ * magic. The blocks are independent, so they are unpacked on several threads, each
+ * straight to its place in the output. */
+struct lz4_block {
+    const uint8_t *src;
+    uint32_t size;
+    int out;                /* bytes produced, or < 0 */
+};
+
+struct lz4_job {
+    struct lz4_block *blocks;
+    int nblocks;
+    uint8_t *dst;
+    size_t dst_cap;
+    _Atomic int next;
+};
+
+static void *lz4_worker(void *arg)
+{
+    struct lz4_job *job = arg;
+    for (int i; (i = atomic_fetch_add(&job->next, 1)) < job->nblocks;) {
+        size_t at = (size_t)i * LZ4_LEGACY_BLOCK;
+        if (at >= job->dst_cap) {
+            job->blocks[i].out = -1;
+            continue;
+        }
+        size_t room = job->dst_cap - at < LZ4_LEGACY_BLOCK ? job->dst_cap - at : LZ4_LEGACY_BLOCK;
+        job->blocks[i].out = LZ4_decompress_safe((const char *)job->blocks[i].src,
+                                                 (char *)job->dst + at, (int)job->blocks[i].size,
+                                                 (int)room);
+    }
+    return NULL;
+}
+
 static int unpack_lz4(const uint8_t *in, size_t in_len, struct outbuf *o, char *err)
 {
-    size_t pos = 4;
-    int blocks = 0;
+    enum { MAX_THREADS = 8 };
+    size_t max_blocks = o->max / LZ4_LEGACY_BLOCK + 1, pos = 4;
+    struct lz4_block *blocks = calloc(max_blocks, sizeof(*blocks));
+    int n = 0, rc = -1;
+
+    if (!blocks) {
+        snprintf(err, KERNEL_ERR_LEN, "out of memory");
+        return -1;
+    }
     while (in_len - pos >= 4) {
         uint32_t size = le32(in + pos);
         if (size == LZ4_LEGACY_MAGIC) {
@@ -167,30 +210,55 @@ static int unpack_lz4(const uint8_t *in, size_t in_len, struct outbuf *o, char *
         }
         if (size > in_len - pos - 4)
             break; /* the size trailer, or the end */
-        if (size > (uint32_t)LZ4_compressBound(LZ4_LEGACY_BLOCK)) {
-            snprintf(err, KERNEL_ERR_LEN, "lz4 payload has an oversized block");
-            return -1;
+        if (size > (uint32_t)LZ4_compressBound(LZ4_LEGACY_BLOCK) || (size_t)n == max_blocks) {
+            snprintf(err, KERNEL_ERR_LEN, "lz4 payload %s", (size_t)n == max_blocks
+                     ? "unpacks beyond the size limit" : "has an oversized block");
+            goto out;
         }
-        if (outbuf_room(o, LZ4_LEGACY_BLOCK) < 0) {
-            snprintf(err, KERNEL_ERR_LEN, "lz4 payload unpacks beyond the size limit");
-            return -1;
-        }
-        size_t room = o->cap - o->len;
-        int n = LZ4_decompress_safe((const char *)in + pos + 4, (char *)o->data + o->len, (int)size,
-                                    room > LZ4_LEGACY_BLOCK ? (int)LZ4_LEGACY_BLOCK : (int)room);
-        if (n < 0) {
-            snprintf(err, KERNEL_ERR_LEN, "lz4 payload is corrupt (block %d)", blocks);
-            return -1;
-        }
-        o->len += (size_t)n;
+        blocks[n++] = (struct lz4_block){ in + pos + 4, size, -1 };
         pos += 4 + size;
-        blocks++;
     }
-    if (!blocks) {
+    if (!n) {
         snprintf(err, KERNEL_ERR_LEN, "lz4 payload is truncated");
-        return -1;
+        goto out;
     }
-    return 0;
+    size_t want = (size_t)n * LZ4_LEGACY_BLOCK;
+    if (want > o->max)
+        want = o->max;
+    if (o->cap < want) { /* nothing unpacked yet: drop the guess rather than copy it */
+        free(o->data);
+        o->data = NULL;
+        o->cap = 0;
+    }
+    if (outbuf_reserve(o, want) < 0) {
+        snprintf(err, KERNEL_ERR_LEN, "out of memory");
+        goto out;
+    }
+
+    struct lz4_job job = { blocks, n, o->data, o->cap, 0 };
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int nthreads = (int)(cpus < 1 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : cpus);
+    if (nthreads > n)
+        nthreads = n;
+    pthread_t threads[MAX_THREADS];
+    int started = 0;
+    for (int i = 1; i < nthreads; i++)
+        started += pthread_create(&threads[started], NULL, lz4_worker, &job) == 0;
+    lz4_worker(&job);
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+
+    for (int i = 0; i < n; i++) {
+        if (blocks[i].out < 0 || (i < n - 1 && blocks[i].out != (int)LZ4_LEGACY_BLOCK)) {
+            snprintf(err, KERNEL_ERR_LEN, "lz4 payload is corrupt (block %d)", i);
+            goto out;
+        }
+    }
+    o->len = (size_t)(n - 1) * LZ4_LEGACY_BLOCK + (size_t)blocks[n - 1].out;
+    rc = 0;
+out:
+    free(blocks);
+    return rc;
 }
 
 static int unpack_zstd(const uint8_t *in, size_t in_len, struct outbuf *o, char *err)
