@@ -18,12 +18,17 @@ grep -q '^kvm_amd ' /proc/modules && echo "out: kvm_amd loaded"
 # /dev/kvm usable: a stock guest kernel boots under QEMU -accel kvm to the guest's init.
 cat > /tmp/guest.sh <<'GUEST'
 echo "guest script ran"
+mkfs.ext4 -q -F /tmp/fs.img 4096 && echo "guest mkfs.ext4 ok"
 exit 3
 GUEST
-guest_run qemu /tmp/console 120 /tmp/guest.sh
+# The script goes in base64 on the kernel command line (the later -append wins), which
+# must take precedence over the initrd's /etc/viridian/script.sh.
+echo 'echo "wrong script"' > /tmp/decoy.sh
+guest_run qemu /tmp/console 120 /tmp/decoy.sh -append "$GUEST_CMDLINE viridian.script=$(base64 -w 0 /tmp/guest.sh)"
 echo "out: qemu exit $?"
 guest_has /tmp/console "VIRIDIAN-GUEST: init reached" && echo "out: guest init reached"
-guest_has /tmp/console "guest script ran" && echo "out: guest script ran"
+guest_has /tmp/console "guest script ran" && ! guest_has /tmp/console "wrong script" && echo "out: guest script ran"
+guest_has /tmp/console "guest mkfs.ext4 ok" && echo "out: guest mkfs ok"
 echo "out: guest status $(guest_status /tmp/console)"
 grep -q "VIRIDIAN-GUEST: module hv_vmbus \(loaded\|failed\)" /tmp/console && echo "out: hv_vmbus reported"
 guest_has /tmp/console "VIRIDIAN-GUEST: powering off" && echo "out: guest powered off"
@@ -60,6 +65,7 @@ if has "out: guest script ran" && has "out: guest status 3"; then pass guest/scr
 else fail guest/script-and-status "$(why)"; fi
 if has "out: hv_vmbus reported" && has "out: guest powered off"; then pass guest/modules-and-poweroff
 else fail guest/modules-and-poweroff "$(why)"; fi
+if has "out: guest mkfs ok"; then pass guest/mkfs-ext4; else fail guest/mkfs-ext4 "$(why)"; fi
 if [[ $(cat "$TEST_TMP/export/file" 2>/dev/null) == exported ]] \
    && grep -q "VIRIDIAN-GUEST: init reached" "$TEST_TMP/export/console"; then pass lab/export
 else fail lab/export "exported files missing or wrong"; fi

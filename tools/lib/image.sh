@@ -29,9 +29,14 @@ kernel_release() {
 }
 
 # fetch_deb PACKAGE DIR: downloads PACKAGE with apt-get and unpacks it into DIR, once.
+# Concurrent callers (parallel lab runs) wait for each other on a lock in the cache.
 fetch_deb() {
     local pkg=$1 dir=$2
     [[ -f $dir/.unpacked ]] && return 0
+    mkdir -p "$VIRIDIAN_CACHE"
+    exec {lock_fd}>"$VIRIDIAN_CACHE/.lock"
+    flock "$lock_fd"
+    if [[ -f $dir/.unpacked ]]; then exec {lock_fd}>&-; return 0; fi
     rm -rf "$dir" "$dir.dl"
     mkdir -p "$dir.dl"
     echo "fetching $pkg into $dir" >&2
@@ -41,6 +46,7 @@ fetch_deb() {
     dpkg-deb -x "$dir.dl"/*.deb "$dir" || img_die "dpkg-deb -x failed for $pkg"
     rm -rf "$dir.dl"
     touch "$dir/.unpacked"
+    exec {lock_fd}>&-
 }
 
 # kernel_dir: prints the directory holding the unpacked kernel package (boot/vmlinuz-*,
@@ -52,8 +58,13 @@ kernel_dir() {
     if [[ ! -f $dir/.depmod ]]; then
         fetch_deb "linux-image-$rel" "$dir"
         # The package ships no modules.dep (its postinst makes it); make one for modprobe.
-        depmod -b "$dir" "$rel" || img_die "depmod failed on $dir"
-        touch "$dir/.depmod"
+        exec {lock_fd}>"$VIRIDIAN_CACHE/.lock"
+        flock "$lock_fd"
+        if [[ ! -f $dir/.depmod ]]; then
+            depmod -b "$dir" "$rel" || img_die "depmod failed on $dir"
+            touch "$dir/.depmod"
+        fi
+        exec {lock_fd}>&-
     fi
     echo "$dir"
 }
@@ -68,7 +79,7 @@ deb_dir() {
 # stage_busybox ROOT: the static busybox at ROOT/bin/busybox with a link per applet.
 stage_busybox() {
     local root=$1 bb=/bin/busybox applet
-    file -L "$bb" 2>/dev/null | grep -q 'statically linked' \
+    [[ -x $bb ]] && ! ldd "$bb" >/dev/null 2>&1 \
         || img_die "$bb is not the static busybox (apt-get install busybox-static)"
     mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin"
     cp "$bb" "$root/bin/busybox"
