@@ -19,7 +19,7 @@ const char run_usage[] =
     "  --initrd FILE        initial ramdisk\n"
     "  --cmdline TEXT       kernel command line\n"
     "  --memory SIZE        guest memory, e.g. 512M, 2G (default 512M; 16M to 1T)\n"
-    "  --cpus N             virtual processors, one host thread each (default 1)\n"
+    "  --cpus N             virtual processors, one host thread each (default 1, max 256)\n"
     "  --console SPEC       stdio (default), file:PATH, socket:PATH or none\n"
     "  --on-reboot ACTION   restart (default, as Hyper-V does) or exit\n"
     "  --name NAME          the VM's name (default \"default\"); `viridian vm ... NAME`\n"
