@@ -27,7 +27,7 @@ HDRS      := $(wildcard src/*/*.h src/*/*/*.h tests/unit/*.h)
 Q = $(if $(V),,@)
 
 .PHONY: all viridian asan fuzz unit run check test deps guest clean
-all: build/viridian
+all: build/viridian build/diskio
 
 # --- shipped build -------------------------------------------------------------------
 build/obj/%.o: %.c $(HDRS)
@@ -41,6 +41,10 @@ build/libviridian.a: $(LIB_SRCS:%.c=build/obj/%.o)
 
 build/viridian: build/obj/$(CLI_MAIN:.c=.o) build/libviridian.a
 	$(CC) $(OPT) -o $@ $^ $(LIBS)
+
+# diskio: drives the disk library directly (tests/integration/disk_*.sh, bench/disk)
+build/diskio: bench/disk/diskio.c build/libviridian.a
+	$(CC) $(CSTD) $(WARN) $(OPT) $(INCLUDES) -o $@ $< build/libviridian.a $(LIBS)
 
 # --- sanitizer build and unit tests ----------------------------------------------------
 build-asan/obj/%.o: %.c $(HDRS)

@@ -14,6 +14,7 @@ static const struct command commands[] = {
     { "run", cli_run, "create a partition and boot a kernel in it" },
     { "vm", cli_vm, "control a running VM: status, shutdown, key-value data" },
     { "host-check", cli_host_check, "tell whether this host's KVM can run unmodified guests" },
+    { "disk", cli_disk, "create, inspect, check and convert VHDX, VHD and raw images" },
 };
 
 static void usage(FILE *out)

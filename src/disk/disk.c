@@ -1,6 +1,8 @@
 /* Format-independent part of the disk library: the format table, detection, the parent
  * chain, bounds checks, and dispatch to the format. */
 #include "disk/disk.h"
+#include "disk/raw.h"
+#include "disk/vhd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,8 +16,19 @@
 
 /* Probe order matters: raw accepts anything, so it is last. */
 static const struct disk_format *const formats[] = {
-    NULL, /* formats are added here, one line each */
+    &vhd_format,
+    &raw_format,
 };
+
+/* Files being opened on this thread, outermost first: a differencing disk opens its
+ * parent from inside its own open, so a file already on this stack means a loop. */
+static __thread struct { dev_t dev; ino_t ino; } open_stack[DISK_MAX_CHAIN];
+static __thread int open_depth;
+
+const struct disk_format *disk_format_at(size_t i)
+{
+    return i < sizeof(formats) / sizeof(formats[0]) ? formats[i] : NULL;
+}
 
 static const struct disk_format *format_by_id(enum disk_format_id id)
 {
@@ -86,6 +99,19 @@ int disk_open(const char *path, enum disk_format_id fmt, unsigned flags,
         return -EINVAL;
     }
 
+    for (int i = 0; i < open_depth; i++) {
+        if (open_stack[i].dev == st.st_dev && open_stack[i].ino == st.st_ino) {
+            set_err(err, "%s: the parent chain loops back to this file", path);
+            close(fd);
+            return -ELOOP;
+        }
+    }
+    if (open_depth == DISK_MAX_CHAIN) {
+        set_err(err, "%s: parent chain deeper than %d images", path, DISK_MAX_CHAIN);
+        close(fd);
+        return -ELOOP;
+    }
+
     const struct disk_format *f = NULL;
     if (fmt != DISK_FORMAT_AUTO) {
         f = format_by_id(fmt);
@@ -93,6 +119,18 @@ int disk_open(const char *path, enum disk_format_id fmt, unsigned flags,
         for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]) && !f; i++)
             if (formats[i] && formats[i]->probe(fd, (uint64_t)st.st_size))
                 f = formats[i];
+    }
+    /* Nothing recognised the content, but the name promises a format: let that
+     * format explain what is wrong rather than calling the file raw. */
+    if (f && f->id == DISK_FORMAT_RAW && fmt == DISK_FORMAT_AUTO) {
+        const struct disk_format *named = format_by_id(disk_format_from_extension(path));
+        if (named)
+            f = named;
+    }
+    if (!f && fmt != DISK_FORMAT_AUTO) {
+        set_err(err, "%s: this build cannot open %s images", path, disk_format_name(fmt));
+        close(fd);
+        return -ENOTSUP;
     }
     if (!f) {
         set_err(err, "%s: not a disk image in a format this build reads", path);
@@ -113,7 +151,11 @@ int disk_open(const char *path, enum disk_format_id fmt, unsigned flags,
     d->info.format = f->id;
     d->info.file_size = (uint64_t)st.st_size;
     d->info.allocated_bytes = (uint64_t)st.st_blocks * 512;
+    open_stack[open_depth].dev = st.st_dev;
+    open_stack[open_depth].ino = st.st_ino;
+    open_depth++;
     rc = f->open(d, err);
+    open_depth--;
     if (rc < 0) {
         close(fd);
         free(d->path);
@@ -218,4 +260,118 @@ int disk_extent(struct disk *d, uint64_t off, uint64_t len, uint64_t *extent_len
 const char *disk_last_error(const struct disk *d)
 {
     return d->err;
+}
+
+int disk_check(struct disk *d, bool repair, void (*report)(void *ctx, const char *line),
+               void *ctx)
+{
+    if (repair) {
+        int rc = check_writable(d);
+        if (rc)
+            return rc;
+    }
+    if (!d->fmt->check) {
+        snprintf(d->err, sizeof(d->err), "%s: no checker for %s images", d->path, d->fmt->name);
+        return -ENOTSUP;
+    }
+    return d->fmt->check(d, repair, report, ctx);
+}
+
+/* Non-zero when [off, end) holds anything but zeroes. */
+static int range_has_data(struct disk *d, uint64_t off, uint64_t end)
+{
+    enum { CHUNK = 1 << 20 };
+    char *buf = NULL;
+    int found = 0;
+    while (off < end && !found) {
+        uint64_t n = 0;
+        int kind = disk_extent(d, off, end - off, &n);
+        if (kind < 0) {
+            found = kind;
+            break;
+        }
+        if (n == 0)
+            n = end - off;
+        if (kind == DISK_EXTENT_DATA || kind == DISK_EXTENT_PARENT) {
+            if (!buf && !(buf = malloc(CHUNK))) {
+                found = -ENOMEM;
+                break;
+            }
+            for (uint64_t p = off; p < off + n && !found; p += CHUNK) {
+                size_t len = (size_t)(off + n - p < CHUNK ? off + n - p : CHUNK);
+                int rc = disk_read(d, p, buf, len);
+                if (rc < 0)
+                    found = rc;
+                for (size_t i = 0; i < len && !found; i++)
+                    found = buf[i] != 0;
+            }
+        }
+        off += n;
+    }
+    free(buf);
+    return found;
+}
+
+int disk_resize(struct disk *d, uint64_t new_size)
+{
+    int rc = check_writable(d);
+    if (rc)
+        return rc;
+    if (!d->fmt->resize) {
+        snprintf(d->err, sizeof(d->err), "%s: %s images cannot be resized", d->path,
+                 d->fmt->name);
+        return -ENOTSUP;
+    }
+    uint32_t sector = d->info.logical_sector_size ? d->info.logical_sector_size : 512;
+    if (new_size == 0 || new_size % sector) {
+        snprintf(d->err, sizeof(d->err), "%s: new size must be a non-zero multiple of %u bytes",
+                 d->path, sector);
+        return -EINVAL;
+    }
+    if (new_size < d->info.virtual_size) {
+        rc = range_has_data(d, new_size, d->info.virtual_size);
+        if (rc < 0)
+            return rc;
+        if (rc) {
+            snprintf(d->err, sizeof(d->err),
+                     "%s: refusing to shrink: there is data beyond the new end", d->path);
+            return -ENOTEMPTY;
+        }
+    }
+    return d->fmt->resize(d, new_size);
+}
+
+int disk_set_parent(struct disk *d, const char *parent_path)
+{
+    struct disk *p;
+    int rc = check_writable(d);
+    if (rc)
+        return rc;
+    if (d->info.type != DISK_TYPE_DIFFERENCING || !d->fmt->set_parent) {
+        snprintf(d->err, sizeof(d->err), "%s: not a differencing disk", d->path);
+        return -EINVAL;
+    }
+    rc = disk_open(parent_path, DISK_FORMAT_AUTO, DISK_OPEN_RDONLY, &p, d->err);
+    if (rc < 0)
+        return rc;
+    struct stat self;
+    if (fstat(d->fd, &self) == 0) {
+        for (struct disk *q = p; q; q = q->parent) {
+            struct stat st;
+            if (fstat(q->fd, &st) == 0 && st.st_dev == self.st_dev && st.st_ino == self.st_ino) {
+                snprintf(d->err, sizeof(d->err), "%s: %s would make the parent chain loop",
+                         d->path, parent_path);
+                disk_close(p);
+                return -ELOOP;
+            }
+        }
+    }
+    rc = d->fmt->set_parent(d, p, parent_path);
+    if (rc < 0) {
+        disk_close(p);
+        return rc;
+    }
+    disk_close(d->parent);
+    d->parent = p;
+    return 0;
 }

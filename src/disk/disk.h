@@ -37,6 +37,18 @@ enum disk_type {
 #define DISK_OPEN_RDONLY      (1u << 0)
 #define DISK_OPEN_NO_REPLAY   (1u << 1) /* VHDX: open read-only without replaying a log */
 #define DISK_OPEN_NO_PARENT   (1u << 2) /* differencing: do not open the parent (info) */
+/* Bulk filling of a new image (convert), like qemu's cache=unsafe: no syncs at all,
+ * metadata kept in memory and written by disk_flush()/disk_close(), durability left to
+ * the page cache (as cp and qemu-img convert do). A crash before the data reaches the
+ * disk may leave the new image unusable, never an old image damaged. */
+#define DISK_OPEN_UNSAFE      (1u << 3)
+/* Open for checking: damaged metadata that can be set aside (a BAT entry pointing
+ * outside the file, a missing parent) is recorded for disk_check() instead of failing
+ * the open; the damaged parts read as zeroes. */
+#define DISK_OPEN_CHECK       (1u << 4)
+
+/* Longest parent chain disk_open() follows (loops are detected separately). */
+#define DISK_MAX_CHAIN        64
 
 struct disk_create_opts {
     enum disk_format_id format;
@@ -46,7 +58,11 @@ struct disk_create_opts {
     uint32_t logical_sector_size;   /* 512 or 4096 (VHDX); 0 = 512 */
     uint32_t physical_sector_size;  /* 0 = format default */
     const char *parent;             /* path of the parent for a differencing disk */
+    unsigned flags;                 /* DISK_CREATE_* */
 };
+
+/* disk_create_opts.flags */
+#define DISK_CREATE_NO_SYNC   (1u << 0) /* skip the final fsync (convert: like qemu-img) */
 
 struct disk_info {
     enum disk_format_id format;
@@ -84,6 +100,17 @@ struct disk_format {
     int (*flush)(struct disk *d);
     /* The kind of the extent at `off` and its length (at most `len`) in *extent_len. */
     int (*extent)(struct disk *d, uint64_t off, uint64_t len, uint64_t *extent_len);
+    /* Optional. Consistency check: calls report() once per problem (one line, no
+     * newline) and returns the number of problems found (after repair when `repair`),
+     * or a negative errno when the check itself could not run. */
+    int (*check)(struct disk *d, bool repair, void (*report)(void *ctx, const char *line),
+                 void *ctx);
+    /* Optional. Change the virtual size; shrinking is only asked for when no data
+     * lies beyond new_size (disk_resize() verifies that first). */
+    int (*resize)(struct disk *d, uint64_t new_size);
+    /* Optional. Differencing disks: record `parent_path` (already opened read-only as
+     * `parent` and verified to be the same disk by the format) as the parent. */
+    int (*set_parent)(struct disk *d, struct disk *parent, const char *parent_path);
 };
 
 struct disk {
@@ -110,6 +137,17 @@ int disk_discard(struct disk *d, uint64_t off, uint64_t len);
 int disk_flush(struct disk *d);
 int disk_extent(struct disk *d, uint64_t off, uint64_t len, uint64_t *extent_len);
 const char *disk_last_error(const struct disk *d);
+
+/* Consistency check through the format's check(); returns the number of problems or a
+ * negative errno (-ENOTSUP when the format has no checker). */
+int disk_check(struct disk *d, bool repair, void (*report)(void *ctx, const char *line),
+               void *ctx);
+/* Grow, or shrink when nothing but zeroes lies beyond new_size (-ENOTEMPTY otherwise). */
+int disk_resize(struct disk *d, uint64_t new_size);
+/* Point a differencing disk at a moved parent; the parent's identity is verified. */
+int disk_set_parent(struct disk *d, const char *parent_path);
+/* The format table, for listing: entry i, or NULL past the end. */
+const struct disk_format *disk_format_at(size_t i);
 
 const char *disk_format_name(enum disk_format_id id);
 enum disk_format_id disk_format_from_name(const char *name);      /* 0 if unknown */

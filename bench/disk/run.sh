@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Disk benchmark: Viridian against qemu-img, in one run, on the same files.
+# Not a test (tests/run does not run it). Prints one `ratio NAME VALUE` line per
+# comparison; above 1 means Viridian is faster.
+#
+#   1. convert a 2 GiB raw image (every other 2 MiB block random, the rest written
+#      zeroes) to a dynamic $FMT image, and that image back to raw;
+#   2. 4 KiB I/O at queue depth 1 on the dynamic image (half allocated): reads, and
+#      writes on separate copies. The access pattern is qemu-img bench's: the offset
+#      advances by STEP modulo the disk size (STEP = 7919 x 4 KiB scatters requests
+#      over the whole disk). Ours goes through the library (build/diskio bench).
+#      QD32: the library has no asynchronous path yet, so only qemu's QD32 figure is
+#      printed, for reference; there is no QD32 ratio.
+# Each timing is the best of RUNS runs (default 3), page cache warm for both tools,
+# after a sync so that one run's writeback does not slow the next.
+# Env: FMT (default vhdx when this build can create it, else vhd), DIR (scratch dir,
+# default a new one under /var/tmp), SIZE_MIB (default 2048), RUNS.
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+make -C "$root" -s build/viridian build/diskio
+V=$root/build/viridian
+DISKIO=$root/build/diskio
+DIR=${DIR:-$(mktemp -d /var/tmp/viridian-bench-XXXXXX)}
+trap 'rm -rf "$DIR"' EXIT
+cd "$DIR"
+SIZE_MIB=${SIZE_MIB:-2048}
+RUNS=${RUNS:-3}
+if [[ -z ${FMT:-} ]]; then
+    FMT=vhd
+    "$V" disk create probe.vhdx 1M >/dev/null 2>&1 && FMT=vhdx
+    rm -f probe.vhdx
+fi
+case $FMT in vhd) QFMT=vpc ;; *) QFMT=$FMT ;; esac
+echo "format $FMT (qemu: $QFMT), $SIZE_MIB MiB, best of $RUNS, $(qemu-img --version | head -n 1)"
+
+# the source: random and zero 2 MiB blocks alternating
+for ((i = 0; i < SIZE_MIB / 4; i++)); do
+    head -c $((2 << 20)) /dev/urandom
+    head -c $((2 << 20)) /dev/zero
+done >src.raw
+
+# best CMD...: prints the best wall time of RUNS runs (the command cleans up itself)
+best() {
+    local b="" t s e
+    for ((r = 0; r < RUNS; r++)); do
+        sync; sleep 1   # let the previous run's writeback finish first
+        s=$(date +%s.%N)
+        "$@" >/dev/null
+        e=$(date +%s.%N)
+        t=$(echo "$e - $s" | bc -l)
+        if [[ -z $b ]] || (($(echo "$t < $b" | bc -l))); then b=$t; fi
+    done
+    echo "$b"
+}
+ratio() { printf 'ratio %s %.2f\n' "$1" "$(echo "$2 / $3" | bc -l)"; }
+show() { printf '  %-28s viridian %8.3fs   qemu-img %8.3fs\n' "$1" "$2" "$3"; }
+
+ours_to() { rm -f ours.$FMT; "$V" disk convert src.raw ours.$FMT --type dynamic; }
+qemu_to() { rm -f qemu.$FMT; qemu-img convert -f raw -O "$QFMT" -o subformat=dynamic src.raw qemu.$FMT; }
+ours_back() { rm -f back-ours.raw; "$V" disk convert ours.$FMT back-ours.raw; }
+qemu_back() { rm -f back-qemu.raw; qemu-img convert -f "$QFMT" -O raw ours.$FMT back-qemu.raw; }
+
+a=$(best ours_to); b=$(best qemu_to)
+show "convert raw->$FMT" "$a" "$b"; ratio "convert_raw_to_$FMT" "$b" "$a"
+a=$(best ours_back); b=$(best qemu_back)
+show "convert $FMT->raw" "$a" "$b"; ratio "convert_${FMT}_to_raw" "$b" "$a"
+cmp src.raw back-ours.raw || { echo "bench: our round trip differs!" >&2; exit 1; }
+
+COUNT_R=${COUNT_R:-50000}
+COUNT_W=${COUNT_W:-5000}
+STEP=$((4096 * 7919))
+qbench() { # LABEL ARGS...: qemu-img bench's own "Run completed in S seconds"
+    qemu-img bench -f "$QFMT" -s 4096 -S $STEP "$@" | sed -n 's/^Run completed in \([0-9.]*\) seconds./\1/p'
+}
+best_of() { # prints the minimum of the numbers produced by running "$@" RUNS times
+    local b="" t
+    for ((r = 0; r < RUNS; r++)); do
+        t=$("$@")
+        if [[ -z $b ]] || (($(echo "$t < $b" | bc -l))); then b=$t; fi
+    done
+    echo "$b"
+}
+ours_read() { "$DISKIO" bench ours.$FMT read "$COUNT_R" $STEP | sed -n 's/^seconds //p'; }
+qemu_read() { qbench -c "$COUNT_R" -d 1 ours.$FMT; }
+a=$(best_of ours_read); b=$(best_of qemu_read)
+show "rand 4k read QD1 x$COUNT_R" "$a" "$b"; ratio "randread_4k_qd1" "$b" "$a"
+b=$(qbench -c "$COUNT_R" -d 32 ours.$FMT)
+printf '  %-28s viridian      n/a   qemu-img %8.3fs  (no async path in the library)\n' "rand 4k read QD32" "$b"
+
+ours_write() { cp --sparse=always ours.$FMT w-ours.$FMT; "$DISKIO" bench w-ours.$FMT write "$COUNT_W" $STEP | sed -n 's/^seconds //p'; }
+qemu_write() { cp --sparse=always ours.$FMT w-qemu.$FMT; qbench -c "$COUNT_W" -d 1 -w w-qemu.$FMT; }
+a=$(best_of ours_write); b=$(best_of qemu_write)
+show "rand 4k write QD1 x$COUNT_W" "$a" "$b"; ratio "randwrite_4k_qd1" "$b" "$a"
+cp --sparse=always ours.$FMT w-qemu.$FMT
+b=$(qbench -c "$COUNT_W" -d 32 -w w-qemu.$FMT)
+printf '  %-28s viridian      n/a   qemu-img %8.3fs  (no async path in the library)\n' "rand 4k write QD32" "$b"

@@ -1,0 +1,18 @@
+/* Raw images: the file is the disk, byte for byte. */
+#ifndef VIRIDIAN_DISK_RAW_H
+#define VIRIDIAN_DISK_RAW_H
+
+#include "disk/disk.h"
+
+extern const struct disk_format raw_format;
+
+/* Helpers shared with formats whose payload is a plain byte range of the file (fixed
+ * VHD): pread/pwrite the whole length, retrying short transfers; -EIO on EOF. */
+int raw_pread_full(int fd, void *buf, size_t len, uint64_t off);
+int raw_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+/* Data/hole extent of [off, off+len) of the file via SEEK_DATA/SEEK_HOLE. */
+int raw_file_extent(int fd, uint64_t file_size, uint64_t off, uint64_t len, uint64_t *extent_len);
+/* Punch a hole (keeps the file size); 0 also when the file system cannot. */
+int raw_punch_hole(int fd, uint64_t off, uint64_t len);
+
+#endif

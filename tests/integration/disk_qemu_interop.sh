@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# Interoperability of `viridian disk` with independent implementations:
+#   - images we write must read back identically in qemu-img (and pass its check where
+#     it has one); images qemu-img writes must read identically through us;
+#   - differencing chains (qemu cannot write those) are read by libvhdi (vhdimount).
+# Formats under test: FORMATS below; adding a format is one word there.
+source "$(dirname "$0")/../lib.sh"
+new_tmpdir
+cd "$TEST_TMP" || exit 1
+
+FORMATS=(vhd)
+DISKIO=${DISKIO:-$VIRIDIAN_ROOT/build/diskio}
+MiB=$((1024 * 1024))
+
+qemu_name() { case $1 in vhd) echo vpc ;; *) echo "$1" ;; esac; }
+
+if ! command -v qemu-img >/dev/null; then
+    skip disk-interop "qemu-img is not installed (tools/install-deps installs qemu-utils)"
+    exit 0
+fi
+
+# The reference disk: random data, real holes, written zeroes, odd size (not a block
+# multiple), patterns at block boundaries.
+SIZE=$((24 * MiB + 3 * 512))
+head -c $SIZE /dev/urandom >ref.raw
+truncate -s 0 ref.raw && truncate -s $SIZE ref.raw
+head -c $((6 * MiB)) /dev/urandom | dd of=ref.raw conv=notrunc status=none
+head -c $((5 * MiB)) /dev/urandom | dd of=ref.raw bs=1M seek=12 conv=notrunc status=none
+dd if=/dev/zero of=ref.raw bs=1M seek=14 count=1 conv=notrunc status=none   # written zeroes
+printf 'edge' | dd of=ref.raw bs=1 seek=$((8 * MiB - 2)) conv=notrunc status=none
+printf 'tail' | dd of=ref.raw bs=1 seek=$((SIZE - 4)) conv=notrunc status=none
+
+# info --json's virtual_size
+our_size() { "$VIRIDIAN" disk info --json "$1" | sed -n 's/.*"virtual_size": \([0-9]*\).*/\1/p'; }
+qemu_size() { qemu-img info -f "$2" --output=json "$1" | sed -n 's/.*"virtual-size": \([0-9]*\).*/\1/p'; }
+
+# --- images we write, read by qemu-img ----------------------------------------------
+for fmt in "${FORMATS[@]}"; do
+    q=$(qemu_name "$fmt")
+    for type in dynamic fixed; do
+        img=ours-$type.$fmt
+        name=disk-interop/ours-$fmt-$type
+        if ! out=$("$VIRIDIAN" disk convert ref.raw "$img" --type "$type" 2>&1); then
+            fail "$name-convert" "$out"; continue
+        fi
+        pass "$name-convert"
+        check "$name-qemu-compare" qemu-img compare -q -f raw -F "$q" ref.raw "$img"
+        qs=$(qemu_size "$img" "$q")
+        if [[ $qs == "$SIZE" ]]; then pass "$name-qemu-size"; else fail "$name-qemu-size" "qemu sees $qs, want $SIZE"; fi
+        qemu-img check -q -f "$q" "$img" >/dev/null 2>&1; rc=$?
+        if ((rc == 63)); then
+            pass "$name-qemu-check (qemu-img has no checker for $q)"
+        elif ((rc == 0)); then pass "$name-qemu-check"; else fail "$name-qemu-check" "exit $rc"; fi
+        check "$name-our-check" "$VIRIDIAN" disk check "$img"
+        if command -v vhdiinfo >/dev/null; then
+            if vhdiinfo "$img" 2>/dev/null | grep -q "($SIZE bytes)"; then pass "$name-vhdiinfo-size"
+            else fail "$name-vhdiinfo-size" "libvhdi does not report $SIZE bytes"; fi
+        fi
+    done
+done
+# qemu writes into a dynamic image of ours (new blocks and existing ones); we read it back
+for fmt in "${FORMATS[@]}"; do
+    q=$(qemu_name "$fmt")
+    name=disk-interop/qemu-writes-into-ours-$fmt
+    cp ours-dynamic.$fmt mixed.$fmt
+    rm -f mine.raw theirs.raw
+    if qemu-io -f "$q" -c "write -P 0x5a $((7 * MiB)) 4096" -c "write -P 0x6b $((20 * MiB - 512)) 1024" \
+        -c "write -P 0x7c 1024 512" mixed.$fmt >/dev/null &&
+        qemu-img convert -f "$q" -O raw mixed.$fmt theirs.raw &&
+        "$VIRIDIAN" disk convert mixed.$fmt mine.raw >/dev/null && cmp -s mine.raw theirs.raw; then
+        pass "$name"
+    else
+        fail "$name" "our reading differs from qemu's"
+    fi
+    check "$name-check" "$VIRIDIAN" disk check mixed.$fmt
+done
+
+# raw: identical and sparse
+if "$VIRIDIAN" disk convert ref.raw ours.img >/dev/null 2>&1 && cmp -s ref.raw ours.img; then
+    pass disk-interop/ours-raw-identical
+else
+    fail disk-interop/ours-raw-identical "convert to raw differs"
+fi
+alloc=$(($(stat -c %b ours.img) * 512))
+if ((alloc < SIZE - 4 * MiB)); then pass disk-interop/ours-raw-sparse; else fail disk-interop/ours-raw-sparse "$alloc bytes allocated"; fi
+
+# --- images qemu-img writes, read by us -----------------------------------------------
+qemu_fill() { # IMG FMT SIZE: patterns at sector 0, the last sector, around 2 MiB, mid-block
+    local last=$(($3 - 512))
+    qemu-io -f "$2" -c "write -P 0x11 0 512" -c "write -P 0x22 $last 512" \
+        -c "write -P 0x33 $((2 * MiB - 512)) 1024" -c "write -P 0x44 $((5 * MiB + 4096)) 512" \
+        "$1" >/dev/null
+}
+for fmt in "${FORMATS[@]}"; do
+    q=$(qemu_name "$fmt")
+    for sub in dynamic fixed; do
+        for size in 10M 33M 7000K; do
+            img=q-$sub-$size.$fmt
+            name=disk-interop/qemu-$fmt-$sub-$size
+            qemu-img create -q -f "$q" -o subformat=$sub "$img" $size
+            qs=$(qemu_size "$img" "$q")
+            qemu_fill "$img" "$q" "$qs"
+            rm -f mine.raw theirs.raw
+            qemu-img convert -f "$q" -O raw "$img" theirs.raw
+            if out=$("$VIRIDIAN" disk convert "$img" mine.raw 2>&1) && cmp -s mine.raw theirs.raw; then
+                pass "$name-read"
+            else
+                fail "$name-read" "${out:-contents differ}"
+            fi
+            os=$(our_size "$img")
+            if [[ $os == "$qs" ]]; then pass "$name-size"; else fail "$name-size" "we see $os, qemu $qs"; fi
+            check "$name-our-check" "$VIRIDIAN" disk check "$img"
+        done
+    done
+    # qemu-img convert from a raw with a known pattern and holes
+    img=qconv.$fmt
+    rm -f mine.raw theirs.raw
+    qemu-img convert -f raw -O "$q" ref.raw "$img"
+    qemu-img convert -f "$q" -O raw "$img" theirs.raw
+    if "$VIRIDIAN" disk convert "$img" mine.raw >/dev/null 2>&1 && cmp -s mine.raw theirs.raw; then
+        pass "disk-interop/qemu-$fmt-convert-read"
+    else
+        fail "disk-interop/qemu-$fmt-convert-read" "contents differ"
+    fi
+    check "disk-interop/qemu-$fmt-convert-check" "$VIRIDIAN" disk check "$img"
+done
+
+# --- differencing chains, read by libvhdi -----------------------------------------------
+for fmt in "${FORMATS[@]}"; do
+    name=disk-interop/chain-$fmt
+    mkdir -p "chain-$fmt" && pushd "chain-$fmt" >/dev/null || exit 1
+    head -c $((8 * MiB)) /dev/urandom >expect.raw
+    dd if=/dev/zero of=expect.raw bs=1M seek=4 count=2 conv=notrunc status=none
+    "$VIRIDIAN" disk convert expect.raw l0.$fmt >/dev/null
+    ok=1
+    for i in $(seq 1 10); do
+        "$VIRIDIAN" disk create l$i.$fmt --parent l$((i - 1)).$fmt || { ok=0; break; }
+        off=$(((i * 777 * 512 + i * 13) % (8 * MiB - 70000)))
+        head -c $((1000 + i * 5000)) /dev/urandom >p
+        "$DISKIO" write l$i.$fmt $off p || { ok=0; break; }
+        dd if=p of=expect.raw bs=1 seek=$off conv=notrunc status=none
+    done
+    if ((ok)) && "$VIRIDIAN" disk convert l10.$fmt out.raw >/dev/null && cmp -s out.raw expect.raw; then
+        pass "$name-depth10-read"
+    else
+        fail "$name-depth10-read" "our view of the chain differs"
+    fi
+    check "$name-check" "$VIRIDIAN" disk check l10.$fmt
+    if [[ $("$VIRIDIAN" disk info l10.$fmt | grep -o -- '->' | wc -l) == 9 ]]; then
+        pass "$name-info-chain"
+    else
+        fail "$name-info-chain" "info does not list 10 parents"
+    fi
+    if command -v vhdiinfo >/dev/null; then
+        puuid=$("$VIRIDIAN" disk info --json l9.$fmt | sed -n 's/.*"uuid": "\([^"]*\)".*/\1/p')
+        if vhdiinfo l10.$fmt | grep -i "Parent identifier" | grep -qi "$puuid"; then
+            pass "$name-vhdiinfo-parent"
+        else
+            fail "$name-vhdiinfo-parent" "libvhdi sees another parent identifier"
+        fi
+    fi
+    if ! command -v vhdimount >/dev/null || [[ ! -c /dev/fuse ]]; then
+        skip "$name-vhdimount" "vhdimount or /dev/fuse unavailable: libvhdi did not verify the chain"
+    else
+        mkdir -p mnt
+        if vhdimount l10.$fmt mnt >/dev/null 2>&1; then
+            last=$(ls mnt | sort -V | tail -n 1)
+            if cmp -s "mnt/$last" expect.raw; then pass "$name-vhdimount"; else fail "$name-vhdimount" "libvhdi reads other data"; fi
+            umount mnt
+        else
+            skip "$name-vhdimount" "vhdimount could not mount (no FUSE here?)"
+        fi
+    fi
+
+    # merge the top child into its parent: the parent now reads as the whole chain did
+    if "$VIRIDIAN" disk merge l10.$fmt >/dev/null && "$VIRIDIAN" disk convert l9.$fmt m.raw >/dev/null &&
+        cmp -s m.raw expect.raw; then
+        pass "$name-merge"
+    else
+        fail "$name-merge" "parent after merge differs"
+    fi
+    # moved parent: a clear error, then set-parent fixes it; a wrong parent is refused
+    mkdir -p moved && mv l0.$fmt moved/
+    out=$("$VIRIDIAN" disk info l1.$fmt 2>&1 >/dev/null; "$VIRIDIAN" disk convert l1.$fmt x.raw 2>&1)
+    if [[ $out == *"not found; use \`viridian disk set-parent\`"* ]]; then pass "$name-missing-parent-error"
+    else fail "$name-missing-parent-error" "$out"; fi
+    if "$VIRIDIAN" disk set-parent l1.$fmt l5.$fmt 2>/dev/null; then
+        fail "$name-set-parent-wrong" "accepted a disk that is not the parent"
+    else
+        pass "$name-set-parent-wrong"
+    fi
+    rm -f x.raw
+    if "$VIRIDIAN" disk set-parent l1.$fmt moved/l0.$fmt && "$VIRIDIAN" disk convert l9.$fmt x.raw >/dev/null &&
+        cmp -s x.raw expect.raw; then
+        pass "$name-set-parent"
+    else
+        fail "$name-set-parent" "chain unreadable after set-parent"
+    fi
+    if "$VIRIDIAN" disk set-parent l1.$fmt l3.$fmt 2>/dev/null; then
+        fail "$name-set-parent-loop" "accepted a loop"
+    else
+        pass "$name-set-parent-loop"
+    fi
+    popd >/dev/null || exit 1
+done
+
+# --- compact and resize -------------------------------------------------------------
+for fmt in "${FORMATS[@]}"; do
+    q=$(qemu_name "$fmt")
+    name=disk-interop/ops-$fmt
+    "$VIRIDIAN" disk create c.$fmt 16M
+    head -c $((4 * MiB)) /dev/urandom >data
+    "$DISKIO" write c.$fmt 0 data
+    "$DISKIO" fill c.$fmt $((8 * MiB)) $((4 * MiB)) 0      # allocated, all zero
+    before=$(stat -c %b c.$fmt)
+    qemu-img convert -f "$q" -O raw c.$fmt c-before.raw
+    "$VIRIDIAN" disk compact c.$fmt >/dev/null
+    after=$(stat -c %b c.$fmt)
+    if ((after < before)) && qemu-img compare -q -f raw -F "$q" c-before.raw c.$fmt; then
+        pass "$name-compact"
+    else
+        fail "$name-compact" "blocks $before -> $after, or contents changed"
+    fi
+    check "$name-compact-check" "$VIRIDIAN" disk check c.$fmt
+    # grow far enough that the BAT must grow past its first sector
+    if "$VIRIDIAN" disk resize c.$fmt 600M && [[ $(qemu_size c.$fmt "$q") == $((600 * MiB)) ]] &&
+        qemu-img compare -q -f raw -F "$q" c-before.raw c.$fmt; then
+        pass "$name-grow"
+    else
+        fail "$name-grow" "size or data wrong after growing"
+    fi
+    check "$name-grow-check" "$VIRIDIAN" disk check c.$fmt
+    if "$VIRIDIAN" disk resize c.$fmt 2M 2>/dev/null; then fail "$name-shrink-refused" "cut off data"
+    else pass "$name-shrink-refused"; fi
+    rm -f c-after.raw
+    if "$VIRIDIAN" disk resize c.$fmt 6M && [[ $(qemu_size c.$fmt "$q") == $((6 * MiB)) ]] &&
+        qemu-img convert -f "$q" -O raw c.$fmt c-after.raw &&
+        cmp -s <(head -c $((6 * MiB)) c-before.raw) c-after.raw; then
+        pass "$name-shrink"
+    else
+        fail "$name-shrink" "shrink to the data's end failed"
+    fi
+    "$VIRIDIAN" disk convert ref.raw f.$fmt --type fixed >/dev/null
+    if "$VIRIDIAN" disk resize f.$fmt 40M && [[ $(qemu_size f.$fmt "$q") == $((40 * MiB)) ]] &&
+        qemu-img compare -q -f raw -F "$q" ref.raw f.$fmt; then
+        pass "$name-fixed-grow"
+    else
+        fail "$name-fixed-grow" "size or data wrong after growing"
+    fi
+done
