@@ -21,6 +21,7 @@ struct vm;
 struct hv_partition;
 struct vmbus_host;
 struct ic;
+struct storvsp;
 
 struct vcpu {
     struct vm *vm;
@@ -47,6 +48,7 @@ struct vm {
     struct hv_partition *hv;
     struct vmbus_host *vmbus;
     struct ic *ic;                  /* integration services (shutdown, heartbeat, ...) */
+    struct storvsp *storage[VM_MAX_CONTROLLERS]; /* SCSI controllers with disks, or NULL */
     int nvcpus;
     struct vcpu *vcpus;
     _Atomic int stop_reason;
