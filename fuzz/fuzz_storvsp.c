@@ -115,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hv_msr_write(vm.hv, 0, HV_MSR_SIEFP, FZ_SIEFP(0) | 1);
     hv_msr_write(vm.hv, 0, HV_MSR_SINT0 + 2, 0xF3);
     hv_msr_write(vm.hv, 0, HV_MSR_SCONTROL, 1);
-    struct storvsp *c = storvsp_create(0);
+    struct storvsp *c = storvsp_create(0, 0);
     storvsp_attach_disk(c, 0, disk_rw, false);
     storvsp_attach_disk(c, 1, disk_ro, true);
     const struct vmbus_device_desc *devs[] = { storvsp_desc(c) };
@@ -173,6 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size -= len;
     }
 
+    storvsp_stop(c);
     vmbus_destroy(vm.host);
     storvsp_destroy(c);
     hv_destroy(vm.hv);

@@ -139,6 +139,7 @@ void vm_hv_destroy(struct vm *vm)
     if (vm->ic)
         ic_detach(vm->ic);
     vm->ic = NULL;
+    vm_storage_stop(vm);
     if (vm->vmbus)
         vmbus_destroy(vm->vmbus);
     if (vm->hv)

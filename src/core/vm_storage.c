@@ -37,7 +37,11 @@ int vm_storage_attach(struct vm *vm, const struct vmbus_device_desc **descs, uns
         const struct vm_disk *d = &cfg->disks[i];
         struct storvsp **c = &vm->storage[d->controller];
         if (!*c) {
-            if (n >= cap || !(*c = storvsp_create(d->controller))) {
+            /* one queue per vCPU: storvsc asks for online CPUs - 1 sub-channels */
+            unsigned sub = vm->nvcpus > 1 ? (unsigned)vm->nvcpus - 1 : 0;
+            if (sub > STORVSP_MAX_SUBCHANNELS)
+                sub = STORVSP_MAX_SUBCHANNELS;
+            if (n >= cap || !(*c = storvsp_create(d->controller, sub))) {
                 snprintf(vm->error, sizeof(vm->error), "cannot create SCSI controller %u",
                          d->controller);
                 return -1;
@@ -51,6 +55,12 @@ int vm_storage_attach(struct vm *vm, const struct vmbus_device_desc **descs, uns
         }
     }
     return (int)n;
+}
+
+void vm_storage_stop(struct vm *vm)
+{
+    for (unsigned i = 0; i < VM_MAX_CONTROLLERS; i++)
+        storvsp_stop(vm->storage[i]);
 }
 
 void vm_storage_detach(struct vm *vm)

@@ -18,6 +18,8 @@ void vm_storage_close(struct vm_config *cfg);
  * (room for `cap`). Returns the new count, or -1 with vm->error set. */
 int vm_storage_attach(struct vm *vm, const struct vmbus_device_desc **descs, unsigned n,
                       unsigned cap);
+/* Before vmbus_destroy(): ends the I/O workers. */
+void vm_storage_stop(struct vm *vm);
 /* After vmbus_destroy(). */
 void vm_storage_detach(struct vm *vm);
 

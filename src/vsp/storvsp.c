@@ -1,191 +1,78 @@
-/* Storage VSP: storvsc protocol negotiation and SRB execution (reference §7a). */
+/* Storage VSP: the storvsc protocol (init sequence, sub-channels) and the controllers
+ * (reference §7a); SRBs run on the channel's worker (storvsp_io.c). */
 #include "vsp/storvsp.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
-#include "vsp/scsi_disk.h"
-#include "vsp/storvsp_proto.h"
+#include "vsp/storvsp_priv.h"
 
 #define STORVSP_RING_PKT_MAX 8192u /* GPA-direct SRB of 1 MiB: 257 PFNs, about 2.2 KiB */
-#define PAGE 4096u
-
-enum chan_state { CH_NEW = 0, CH_INIT_BEGUN, CH_VERSION_OK, CH_READY };
-
-struct storvsp_chan {
-    enum chan_state state;
-    uint16_t version;
-    uint8_t *bounce; /* STORVSP_MAX_TRANSFER bytes */
-};
-
-struct storvsp {
-    unsigned index;
-    struct vmbus_device_desc desc;
-    struct scsi_disk *luns[STORVSP_MAX_LUNS];
-};
 
 static const uint16_t supported_versions[] = { VSTOR_PROTO_WIN10, VSTOR_PROTO_WIN8_1,
                                                VSTOR_PROTO_WIN8 };
-
-/* ---- guest buffers: the GPA-direct page ranges of one packet ---------------------- */
-
-enum xfer_dir { XFER_CHECK, XFER_FROM_GUEST, XFER_TO_GUEST };
-
-/* Walks the packet's ranges over `len` bytes: checks that they describe at least `len`
- * bytes of guest RAM (XFER_CHECK) or copies between them and buf. 0 or -1. */
-static int xfer_ranges(const struct guest_mem *gm, const struct vmbus_packet *pkt,
-                       enum xfer_dir dir, uint8_t *buf, uint32_t len)
-{
-    if (pkt->type != VMBUS_PACKET_DATA_USING_GPA_DIRECT)
-        return len ? -1 : 0;
-    uint32_t end = (uint32_t)(pkt->data - pkt->raw); /* ranges end where the payload starts */
-    uint32_t pos = sizeof(struct vmbus_packet_desc);
-    struct vmbus_gpa_direct_hdr h;
-    if (end > pkt->raw_len || pos + sizeof(h) > end)
-        return -1;
-    memcpy(&h, pkt->raw + pos, sizeof(h));
-    pos += sizeof(h);
-    uint32_t done = 0;
-    for (uint32_t r = 0; r < h.range_count && done < len; r++) {
-        struct vmbus_gpa_range_hdr rh;
-        if (pos + sizeof(rh) > end)
-            return -1;
-        memcpy(&rh, pkt->raw + pos, sizeof(rh));
-        pos += sizeof(rh);
-        if (rh.byte_offset >= PAGE || rh.byte_count > STORVSP_MAX_TRANSFER)
-            return -1;
-        uint32_t npfn = (rh.byte_offset + rh.byte_count + PAGE - 1) / PAGE;
-        if (npfn > (end - pos) / 8)
-            return -1;
-        uint32_t in_range = 0;
-        for (uint32_t i = 0; i < npfn && done < len && in_range < rh.byte_count; i++) {
-            uint64_t pfn;
-            memcpy(&pfn, pkt->raw + pos + 8 * i, 8);
-            uint32_t off = i ? 0 : rh.byte_offset;
-            uint32_t n = PAGE - off;
-            if (n > rh.byte_count - in_range)
-                n = rh.byte_count - in_range;
-            if (n > len - done)
-                n = len - done;
-            if (pfn > (UINT64_MAX >> 12))
-                return -1;
-            uint64_t gpa = (pfn << 12) + off;
-            int rc = 0;
-            if (dir == XFER_CHECK)
-                rc = gmem_is_ram(gm, gpa, n) ? 0 : -1;
-            else if (dir == XFER_FROM_GUEST)
-                rc = gmem_read(gm, gpa, buf + done, n);
-            else
-                rc = gmem_write(gm, gpa, buf + done, n);
-            if (rc)
-                return -1;
-            done += n;
-            in_range += n;
-        }
-        pos += 8 * npfn;
-    }
-    return done == len ? 0 : -1;
-}
-
-/* ---- SRBs -------------------------------------------------------------------------- */
-
-static void report_luns(struct storvsp *c, const struct vmscsi_request *srb, struct scsi_cmd *cmd)
-{
-    uint16_t luns[STORVSP_MAX_LUNS];
-    unsigned n = 0;
-    if (srb->path_id == 0 && srb->target_id == 0)
-        for (unsigned i = 0; i < STORVSP_MAX_LUNS; i++)
-            if (c->luns[i])
-                luns[n++] = (uint16_t)i;
-    scsi_report_luns(cmd, luns, n);
-}
-
-static void execute_srb(struct storvsp *c, struct storvsp_chan *sc, struct vmbus_channel *ch,
-                        const struct vmbus_packet *pkt, struct vmscsi_request *srb)
-{
-    const struct guest_mem *gm = vmbus_channel_gmem(ch);
-    uint8_t cdb[VSTOR_CDB_MAX];
-    uint32_t len = srb->data_transfer_length;
-    bool out = srb->data_in == VSTOR_WRITE_TYPE && len;
-    bool in = srb->data_in == VSTOR_READ_TYPE && len;
-    uint8_t sense_cap = srb->sense_info_length;
-
-    srb->data_transfer_length = 0;
-    srb->scsi_status = SCSI_STATUS_GOOD;
-    srb->sense_info_length = 0;
-    if (srb->cdb_length == 0 || srb->cdb_length > VSTOR_CDB_MAX || len > STORVSP_MAX_TRANSFER ||
-        xfer_ranges(gm, pkt, XFER_CHECK, NULL, len)) {
-        srb->srb_status = SRB_STATUS_INVALID_REQUEST;
-        return;
-    }
-    memset(cdb, 0, sizeof(cdb));
-    memcpy(cdb, srb->cdb, srb->cdb_length);
-    if (out && xfer_ranges(gm, pkt, XFER_FROM_GUEST, sc->bounce, len)) {
-        srb->srb_status = SRB_STATUS_ERROR;
-        return;
-    }
-
-    struct scsi_cmd cmd = { .cdb = cdb, .cdb_len = srb->cdb_length, .buf = sc->bounce,
-                            .buf_len = len, .data_out = out };
-    struct scsi_disk *sd = NULL;
-    bool here = srb->path_id == 0 && srb->target_id == 0;
-    if (here && srb->lun < STORVSP_MAX_LUNS)
-        sd = c->luns[srb->lun];
-    if (cdb[0] == 0xA0) /* REPORT LUNS: answered by the controller, any LUN */
-        report_luns(c, srb, &cmd);
-    else if (sd)
-        scsi_disk_exec(sd, &cmd);
-    else if (cdb[0] == 0x12)
-        scsi_inquiry_no_lun(&cmd);
-    else {
-        srb->srb_status = SRB_STATUS_INVALID_LUN;
-        return;
-    }
-
-    memset(srb->sense_data, 0, sizeof(srb->sense_data));
-    if (cmd.status != SCSI_STATUS_GOOD) {
-        uint8_t n = cmd.sense_len < sense_cap ? cmd.sense_len : sense_cap;
-        if (n > VSTOR_SENSE_MAX)
-            n = VSTOR_SENSE_MAX;
-        srb->scsi_status = cmd.status;
-        srb->srb_status = SRB_STATUS_ERROR | (n ? SRB_STATUS_AUTOSENSE_VALID : 0);
-        memcpy(srb->sense_data, cmd.sense, n);
-        srb->sense_info_length = n;
-        return;
-    }
-    if (in && cmd.xfer && xfer_ranges(gm, pkt, XFER_TO_GUEST, sc->bounce, cmd.xfer)) {
-        srb->srb_status = SRB_STATUS_ERROR;
-        return;
-    }
-    srb->srb_status = SRB_STATUS_SUCCESS;
-    srb->data_transfer_length = cmd.xfer;
-}
 
 /* ---- channel callbacks ------------------------------------------------------------- */
 
 static int storvsp_open(struct vmbus_channel *ch, const uint8_t *userdata)
 {
-    struct storvsp_chan *sc = calloc(1, sizeof(*sc));
-    if (!sc)
+    struct storvsp *c = vmbus_channel_device_ctx(ch);
+    unsigned idx = vmbus_channel_subchannel_index(ch);
+    if (idx > c->max_subchannels)
         return -1;
-    sc->bounce = malloc(STORVSP_MAX_TRANSFER);
-    if (!sc->bounce) {
-        free(sc);
+    struct storvsp_queue *q = &c->queues[idx];
+    q->ch = ch;
+    if (storvsp_queue_start(q) < 0)
         return -1;
+    q->gen++;
+    if (idx) { /* a sub-channel serves SRBs at once, as negotiated on the primary */
+        q->state = CH_READY;
+        q->version = c->queues[0].version;
+    } else {
+        q->state = CH_NEW;
+        q->version = 0;
     }
-    vmbus_channel_set_priv(ch, sc);
+    vmbus_channel_set_priv(ch, q);
     return 0;
 }
 
 static void storvsp_close(struct vmbus_channel *ch)
 {
-    struct storvsp_chan *sc = vmbus_channel_priv(ch);
+    struct storvsp_queue *q = vmbus_channel_priv(ch);
     vmbus_channel_set_priv(ch, NULL);
-    if (sc) {
-        free(sc->bounce);
-        free(sc);
+    if (q) {
+        q->gen++;
+        storvsp_queue_flush(q);
     }
+}
+
+static void storvsp_writable(struct vmbus_channel *ch)
+{
+    struct storvsp_queue *q = vmbus_channel_priv(ch);
+    if (q)
+        storvsp_send_unsent(q);
+}
+
+/* Queues an SRB for the worker; false if it could not be queued. */
+static bool queue_srb(struct storvsp_queue *q, const struct vmbus_packet *pkt,
+                      const struct vstor_packet *p)
+{
+    bool gpa = pkt->type == VMBUS_PACKET_DATA_USING_GPA_DIRECT;
+    uint32_t hdr = (uint32_t)(pkt->data - pkt->raw);
+    uint32_t rlen = gpa && hdr > sizeof(struct vmbus_packet_desc) ?
+                        hdr - (uint32_t)sizeof(struct vmbus_packet_desc) : 0;
+    struct storvsp_req *r = malloc(sizeof(*r) + rlen);
+    if (!r)
+        return false;
+    r->gen = q->gen;
+    r->trans_id = pkt->trans_id;
+    r->p = *p;
+    r->gpa_direct = gpa;
+    r->ranges_len = rlen;
+    memcpy(r->ranges, pkt->raw + sizeof(struct vmbus_packet_desc), rlen);
+    storvsp_queue_push(q, r);
+    return true;
 }
 
 static bool version_supported(uint16_t v)
@@ -199,8 +86,9 @@ static bool version_supported(uint16_t v)
 static void storvsp_packet(struct vmbus_channel *ch, const struct vmbus_packet *pkt)
 {
     struct storvsp *c = vmbus_channel_device_ctx(ch);
-    struct storvsp_chan *sc = vmbus_channel_priv(ch);
+    struct storvsp_queue *sc = vmbus_channel_priv(ch);
     struct vstor_packet p;
+    unsigned offer = 0;
 
     if (!sc || (pkt->type != VMBUS_PACKET_DATA_INBAND &&
                 pkt->type != VMBUS_PACKET_DATA_USING_GPA_DIRECT))
@@ -234,6 +122,9 @@ static void storvsp_packet(struct vmbus_channel *ch, const struct vmbus_packet *
         }
         memset(&p.storage_channel_properties, 0, sizeof(p.storage_channel_properties));
         p.storage_channel_properties.max_transfer_bytes = STORVSP_MAX_TRANSFER;
+        p.storage_channel_properties.max_channel_cnt = (uint16_t)c->max_subchannels;
+        if (c->max_subchannels)
+            p.storage_channel_properties.flags = VSTOR_PROP_SUPPORTS_MULTI_CHANNEL;
         break;
     case VSTOR_OP_END_INITIALIZATION:
         if (sc->state < CH_VERSION_OK)
@@ -242,50 +133,78 @@ static void storvsp_packet(struct vmbus_channel *ch, const struct vmbus_packet *
             sc->state = CH_READY;
         break;
     case VSTOR_OP_EXECUTE_SRB:
-        /* sub-channels are not offered; every SRB comes on a negotiated primary */
-        if (sc->state != CH_READY) {
-            p.status = VSTOR_STATUS_INVALID_DEVICE_STATE;
-            p.vm_srb.srb_status = SRB_STATUS_ERROR;
-            p.vm_srb.data_transfer_length = 0;
-            break;
+        if (sc->state == CH_READY) {
+            struct vstor_packet rq;
+            memcpy(&rq, &p, sizeof(rq));
+            rq.operation = VSTOR_OP_COMPLETE_IO;
+            if (queue_srb(sc, pkt, &rq))
+                return; /* the worker completes it */
         }
-        execute_srb(c, sc, ch, pkt, &p.vm_srb);
+        p.status = VSTOR_STATUS_INVALID_DEVICE_STATE;
+        p.vm_srb.srb_status = SRB_STATUS_ERROR;
+        p.vm_srb.data_transfer_length = 0;
         break;
     case VSTOR_OP_RESET_LUN:
     case VSTOR_OP_RESET_ADAPTER:
     case VSTOR_OP_RESET_BUS:
-        break; /* I/O is synchronous: nothing is ever outstanding */
-    default: /* FCHBA_DATA (not FC), CREATE_SUB_CHANNELS (none offered), unknown */
+        /* nothing to cancel: SRBs in flight complete on their own, as storvsc expects */
+        break;
+    case VSTOR_OP_CREATE_SUB_CHANNELS:
+        if (vmbus_channel_subchannel_index(ch) || sc->state != CH_READY ||
+            p.sub_channel_count == 0 || p.sub_channel_count > c->max_subchannels)
+            p.status = VSTOR_STATUS_INVALID_PARAMETER;
+        else
+            offer = p.sub_channel_count;
+        break;
+    default: /* FCHBA_DATA (not FC), unknown */
         p.status = VSTOR_STATUS_INVALID_DEVICE_STATE;
         break;
     }
     int rc = vmbus_channel_send(ch, VMBUS_PACKET_COMP, 0, pkt->trans_id, &p, sizeof(p));
     if (rc)
-        vlog_debug("storvsp%u: completion of request 0x%llx lost (%d)", c->index,
+        vlog_debug("storvsp%u: answer to request 0x%llx lost (%d)", c->index,
                    (unsigned long long)pkt->trans_id, rc);
+    /* the guest learns of sub-channels by their offers, after this answer */
+    if (offer && vmbus_channel_offer_subchannels(ch, offer) != (int)offer)
+        vlog_warn("storvsp%u: could not offer %u sub-channels", c->index, offer);
 }
 
 /* ---- controllers ------------------------------------------------------------------- */
 
-struct storvsp *storvsp_create(unsigned index)
+struct storvsp *storvsp_create(unsigned index, unsigned max_subchannels)
 {
-    if (index >= STORVSP_MAX_CONTROLLERS)
+    if (index >= STORVSP_MAX_CONTROLLERS || max_subchannels > STORVSP_MAX_SUBCHANNELS)
         return NULL;
     struct storvsp *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
+    c->queues = calloc(1 + max_subchannels, sizeof(*c->queues));
+    if (!c->queues) {
+        free(c);
+        return NULL;
+    }
     c->index = index;
+    c->max_subchannels = max_subchannels;
+    for (unsigned i = 0; i < STORVSP_MAX_LUNS; i++)
+        pthread_mutex_init(&c->lun_lock[i], NULL);
+    for (unsigned i = 0; i <= max_subchannels; i++) {
+        c->queues[i].c = c;
+        pthread_mutex_init(&c->queues[i].mu, NULL);
+        pthread_cond_init(&c->queues[i].cv, NULL);
+    }
     c->desc = (struct vmbus_device_desc){
         .name = "storvsp",
         .if_type = STORVSP_SCSI_CLASS_GUID,
         /* {7d4a8c14-55b2-4c1e-9f3a-2b6e0d11c0NN}: fixed per controller number */
         .if_instance = VMBUS_GUID(0x7d4a8c14, 0x55b2, 0x4c1e, 0x9f, 0x3a, 0x2b, 0x6e, 0x0d,
                                   0x11, 0xc0, index),
+        .max_subchannels = (uint16_t)max_subchannels,
         .max_pkt_size = STORVSP_RING_PKT_MAX,
         .ctx = c,
         .open = storvsp_open,
         .close = storvsp_close,
         .on_packet = storvsp_packet,
+        .on_writable = storvsp_writable,
     };
     return c;
 }
@@ -307,11 +226,27 @@ const struct vmbus_device_desc *storvsp_desc(struct storvsp *c)
     return &c->desc;
 }
 
+void storvsp_stop(struct storvsp *c)
+{
+    if (!c)
+        return;
+    for (unsigned i = 0; i <= c->max_subchannels; i++)
+        storvsp_queue_stop(&c->queues[i]);
+}
+
 void storvsp_destroy(struct storvsp *c)
 {
     if (!c)
         return;
-    for (unsigned i = 0; i < STORVSP_MAX_LUNS; i++)
+    storvsp_stop(c);
+    for (unsigned i = 0; i <= c->max_subchannels; i++) {
+        pthread_mutex_destroy(&c->queues[i].mu);
+        pthread_cond_destroy(&c->queues[i].cv);
+    }
+    for (unsigned i = 0; i < STORVSP_MAX_LUNS; i++) {
+        pthread_mutex_destroy(&c->lun_lock[i]);
         free(c->luns[i]);
+    }
+    free(c->queues);
     free(c);
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "disk/disk.h"
 #include "test.h"
@@ -24,6 +25,7 @@ struct sv {
     struct storvsp *c;
     struct disk *disk, *rodisk;
     uint64_t tid;
+    uint32_t conn; /* connection id to signal; 0 = the primary's */
 };
 
 static struct disk *make_disk(const char *name, uint64_t size, bool ro)
@@ -36,6 +38,20 @@ static struct disk *make_disk(const char *name, uint64_t size, bool ro)
     CHECK_EQ(disk_create(path, &o, err), 0);
     CHECK_EQ(disk_open(path, DISK_FORMAT_RAW, ro ? DISK_OPEN_RDONLY : 0, &d, err), 0);
     return d;
+}
+
+/* The guest waits (up to 5 s) for the next packet from the host: the I/O worker
+ * completes asynchronously. */
+static int wait_read(struct guest_ring *in, uint16_t *type, uint64_t *tid, void *buf,
+                     uint32_t cap)
+{
+    for (int i = 0; i < 5000; i++) {
+        int n = tg_ring_read(in, type, tid, buf, cap);
+        if (n >= 0)
+            return n;
+        usleep(1000);
+    }
+    return -1;
 }
 
 /* Sends one vstor packet (GPA-direct over npages at DATA_PAGE + offset when len > 0) and
@@ -59,11 +75,11 @@ static int sv_send(struct sv *s, struct vstor_packet *req, uint32_t offset, uint
                                 16 + 8 * npfn, req, sizeof(*req)) >= 0);
     } else
         CHECK(tg_ring_write(&s->out, VMBUS_PACKET_DATA_INBAND, tid, req, sizeof(*req)) >= 0);
-    CHECK_EQ(tg_signal(&s->g, 0x2001), 0);
+    CHECK_EQ(tg_signal(&s->g, s->conn ? s->conn : 0x2001), 0);
     uint16_t type;
     uint64_t rtid;
     memset(resp, 0xEE, sizeof(*resp));
-    int n = tg_ring_read(&s->in, &type, &rtid, resp, sizeof(*resp));
+    int n = wait_read(&s->in, &type, &rtid, resp, sizeof(*resp));
     CHECK_EQ(type, VMBUS_PACKET_COMP);
     CHECK_EQ(rtid, tid);
     return n;
@@ -79,12 +95,12 @@ static uint32_t sv_op(struct sv *s, uint32_t op, uint16_t version, struct vstor_
     return resp->status;
 }
 
-static void sv_setup(struct sv *s, bool negotiate)
+static void sv_setup_sub(struct sv *s, bool negotiate, unsigned max_sub)
 {
     memset(s, 0, sizeof(*s));
     s->disk = make_disk("sv.img", DISK_SIZE, false);
     s->rodisk = make_disk("svro.img", DISK_SIZE, true);
-    s->c = storvsp_create(0);
+    s->c = storvsp_create(0, max_sub);
     CHECK(s->c != NULL);
     CHECK_EQ(storvsp_attach_disk(s->c, 0, s->disk, false), 0);
     CHECK_EQ(storvsp_attach_disk(s->c, 5, s->rodisk, true), 0);
@@ -115,8 +131,14 @@ static void sv_setup(struct sv *s, bool negotiate)
     CHECK_EQ(sv_op(s, VSTOR_OP_END_INITIALIZATION, 0, &r), 0);
 }
 
+static void sv_setup(struct sv *s, bool negotiate)
+{
+    sv_setup_sub(s, negotiate, 0);
+}
+
 static void sv_free(struct sv *s)
 {
+    storvsp_stop(s->c);
     tg_free(&s->g);
     storvsp_destroy(s->c);
     disk_close(s->disk);
@@ -368,7 +390,7 @@ TEST(storvsp_errors_carry_sense)
     CHECK(tg_ring_write_ext(&s.out, VMBUS_PACKET_DATA_USING_GPA_DIRECT, 77, hdr, 24, &p,
                             sizeof(p)) >= 0);
     CHECK_EQ(tg_signal(&s.g, 0x2001), 0);
-    CHECK_EQ(tg_ring_read(&s.in, NULL, NULL, &r, sizeof(r)), 64);
+    CHECK_EQ(wait_read(&s.in, NULL, NULL, &r, sizeof(r)), 64);
     CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_INVALID_REQUEST);
     CHECK_EQ(r.vm_srb.data_transfer_length, 0);
     /* a range shorter than the transfer length */
@@ -379,7 +401,7 @@ TEST(storvsp_errors_carry_sense)
     CHECK(tg_ring_write_ext(&s.out, VMBUS_PACKET_DATA_USING_GPA_DIRECT, 78, hdr, 24, &p,
                             sizeof(p)) >= 0);
     CHECK_EQ(tg_signal(&s.g, 0x2001), 0);
-    CHECK_EQ(tg_ring_read(&s.in, NULL, NULL, &r, sizeof(r)), 64);
+    CHECK_EQ(wait_read(&s.in, NULL, NULL, &r, sizeof(r)), 64);
     CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_INVALID_REQUEST);
     /* data with no page ranges at all (INBAND) */
     CHECK_EQ(sv_send(&s, &p, 0, 0, &r), 64);
@@ -409,4 +431,92 @@ TEST(storvsp_4k_sectors)
     CHECK_EQ(c.status, SCSI_STATUS_GOOD);
     CHECK_EQ(be32(buf), 255);
     CHECK_EQ(be32(buf + 4), 4096);
+}
+
+TEST(storvsp_subchannels_on_request)
+{
+    struct sv s;
+    struct vstor_packet r;
+    sv_setup_sub(&s, true, 2);
+    CHECK_EQ(sv_op(&s, VSTOR_OP_QUERY_PROPERTIES, 0, &r), 0);
+    CHECK_EQ(r.storage_channel_properties.max_channel_cnt, 2);
+    CHECK_EQ(r.storage_channel_properties.flags, VSTOR_PROP_SUPPORTS_MULTI_CHANNEL);
+    struct vstor_packet p = { .operation = VSTOR_OP_CREATE_SUB_CHANNELS, .flags = 1 };
+    p.sub_channel_count = 3; /* more than offered */
+    CHECK_EQ(sv_send(&s, &p, 0, 0, &r), 64);
+    CHECK_EQ(r.status, VSTOR_STATUS_INVALID_PARAMETER);
+    p.sub_channel_count = 2;
+    CHECK_EQ(sv_send(&s, &p, 0, 0, &r), 64);
+    CHECK_EQ(r.status, 0);
+    struct vmbus_msg_offer_channel o;
+    for (unsigned i = 1; i <= 2; i++) {
+        CHECK_EQ(tg_recv(&s.g, &o, NULL), CHANNELMSG_OFFERCHANNEL);
+        CHECK_EQ(o.sub_channel_index, i);
+        CHECK_EQ(o.child_relid, 1 + i);
+    }
+    /* open sub-channel 1 (relid 2) and do I/O on it */
+    uint32_t page = RING_PAGE + 2 * RING_PAGES;
+    struct guest_ring out, in;
+    memset(fake_gpa(&s.g.vm, fake_page(page)), 0, 2 * RING_PAGES * 4096);
+    CHECK_EQ(tg_gpadl(&s.g, 2, GPADL_ID + 1, page, 2 * RING_PAGES), 0);
+    tg_ring(&s.g, &out, page, RING_PAGES);
+    tg_ring(&s.g, &in, page + RING_PAGES, RING_PAGES);
+    CHECK_EQ(tg_open(&s.g, 2, GPADL_ID + 1, RING_PAGES, 0), 0);
+    struct guest_ring save_out = s.out, save_in = s.in;
+    s.out = out;
+    s.in = in;
+    s.conn = 0x2002;
+    uint8_t *buf = data_buf(&s);
+    memset(buf, 0xA5, 4096);
+    static const uint8_t wr[10] = { 0x2A, 0, 0, 0, 0, 8, 0, 0, 8, 0 };
+    srb(&s, 0, wr, 10, VSTOR_WRITE_TYPE, 0, 4096, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    uint8_t back[4096];
+    CHECK_EQ(disk_read(s.disk, 8 * 512, back, sizeof(back)), 0);
+    CHECK(memcmp(back, buf, sizeof(back)) == 0);
+    /* the primary still works too, and nothing came on it meanwhile */
+    s.out = save_out;
+    s.in = save_in;
+    s.conn = 0;
+    static const uint8_t tur[6] = { 0 };
+    srb(&s, 0, tur, 6, VSTOR_UNKNOWN_TYPE, 0, 0, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    sv_free(&s);
+}
+
+TEST(storvsp_many_requests_in_flight)
+{
+    struct sv s;
+    struct vstor_packet r;
+    sv_setup(&s, true);
+    /* 32 reads queued before the guest looks at its ring: all complete, each once */
+    static const uint8_t rd[10] = { 0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
+    uint8_t hdr[24];
+    struct vmbus_gpa_direct_hdr gh = { 0, 1 };
+    struct vmbus_gpa_range_hdr rh = { 512, 0 };
+    uint64_t pfn = fake_page(DATA_PAGE) >> 12;
+    memcpy(hdr, &gh, 8);
+    memcpy(hdr + 8, &rh, 8);
+    memcpy(hdr + 16, &pfn, 8);
+    struct vstor_packet p = { .operation = VSTOR_OP_EXECUTE_SRB, .flags = 1 };
+    p.vm_srb.length = sizeof(p.vm_srb);
+    p.vm_srb.cdb_length = 10;
+    p.vm_srb.sense_info_length = VSTOR_SENSE_MAX;
+    p.vm_srb.data_in = VSTOR_READ_TYPE;
+    p.vm_srb.data_transfer_length = 512;
+    memcpy(p.vm_srb.cdb, rd, 10);
+    for (uint64_t t = 1; t <= 32; t++)
+        CHECK(tg_ring_write_ext(&s.out, VMBUS_PACKET_DATA_USING_GPA_DIRECT, 1000 + t, hdr, 24, &p,
+                                sizeof(p)) >= 0);
+    CHECK_EQ(tg_signal(&s.g, 0x2001), 0);
+    uint32_t seen = 0;
+    for (int i = 0; i < 32; i++) {
+        uint64_t tid = 0;
+        CHECK_EQ(wait_read(&s.in, NULL, &tid, &r, sizeof(r)), 64);
+        CHECK(tid > 1000 && tid <= 1032);
+        CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+        seen |= 1u << (tid - 1001);
+    }
+    CHECK_EQ(seen, 0xFFFFFFFFu);
+    sv_free(&s);
 }
