@@ -8,6 +8,7 @@
 #   Out of the lab: e2fsck finds the raw image's file system clean and debugfs reads the
 #   same file the guest wrote; qemu-img opens the VHD and reads it exactly as
 #   viridian's own disk library does (qemu-img compare against `viridian disk convert`).
+#   Each controller gets one sub-channel per extra vCPU; no I/O errors in the guest log.
 #   A missing image is refused with exit status 2 before anything runs.
 # Cost: one lab boot and two guest boots, about 3 minutes under TCG.
 source "$(dirname "$0")/lib.sh"
@@ -31,6 +32,10 @@ for f in /mnt/a/rand /mnt/a/text /mnt/b/rand; do echo "FACT sum $f $(sha256sum <
 umount /mnt/a && umount /mnt/b && echo "FACT umount ok"
 echo "FACT ro-sum $(dd if=$R bs=1M count=16 2>/dev/null | sha256sum | cut -d' ' -f1)"
 if dd if=/dev/zero of=$R bs=4096 count=1 conv=fsync 2>/dev/null; then echo "FACT ro-write accepted"; else echo "FACT ro-write refused"; fi
+for d in /sys/bus/vmbus/devices/*; do
+    grep -q ba6163d9 $d/class_id 2>/dev/null && echo "FACT scsi-channels $(ls $d/channels | wc -l)"
+done
+echo "FACT io-errors $(dmesg | grep -ciE 'I/O error|medium error|EXT4-fs error')"
 dmesg | grep -iE "storvsc|sd [0-9]|scsi|I/O error|EXT4" | tail -n 30
 G
 
@@ -79,6 +84,11 @@ guest_has /tmp/c1 "FACT mkfs ok" && guest_has /tmp/c1 "FACT mount ok" && guest_h
 [ "$(fact ro-sum /tmp/c1)" = "$ro_before" ] && pass storage/ro-disk-reads || fail storage/ro-disk-reads "guest $(fact ro-sum /tmp/c1) host $ro_before"
 [ "$(fact ro-write /tmp/c1)" = refused ] && [ "$(sha256sum < r.img | cut -d' ' -f1)" = "$ro_before" ] \
     && pass storage/ro-disk-refuses-writes || fail storage/ro-disk-refuses-writes "write $(fact ro-write /tmp/c1)"
+
+# two vCPUs: storvsc asks each controller for one sub-channel and opens it
+ch=$(fact scsi-channels /tmp/c1 | tr '\n' ' ')
+[ "$ch" = "2 2 " ] && pass storage/subchannel-per-vcpu || fail storage/subchannel-per-vcpu "channels per controller: $ch"
+[ "$(fact io-errors /tmp/c1)" = 0 ] && pass storage/no-io-errors || fail storage/no-io-errors "$(grep -iE 'I/O error|medium error|EXT4-fs error' /tmp/c1 | head -n 3 | tr '\n' '|')"
 
 # shellcheck disable=SC2086
 guest_run viridian /tmp/c2 400 /tmp/g2.sh $DISKS
