@@ -14,6 +14,7 @@
 
 #include "disk/disk.h"
 #include "fuzz_vm.h"
+#include "vsp/scsi_disk.h"
 #include "vsp/storvsp.h"
 #include "vsp/storvsp_proto.h"
 
@@ -116,8 +117,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hv_msr_write(vm.hv, 0, HV_MSR_SINT0 + 2, 0xF3);
     hv_msr_write(vm.hv, 0, HV_MSR_SCONTROL, 1);
     struct storvsp *c = storvsp_create(0, 0);
-    storvsp_attach_disk(c, 0, disk_rw, false);
-    storvsp_attach_disk(c, 1, disk_ro, true);
+    storvsp_attach_disk(c, 0, disk_rw, 0);
+    storvsp_attach_disk(c, 1, disk_ro, SCSI_DISK_RO);
+    storvsp_attach_disk(c, 2, disk_ro, SCSI_DISK_CDROM);
     const struct vmbus_device_desc *devs[] = { storvsp_desc(c) };
     vm.host = vmbus_create(vm.hv, &gm, devs, 1);
 

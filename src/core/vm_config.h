@@ -17,6 +17,7 @@ struct disk;
 struct vm_disk {
     const char *path;
     bool ro;
+    bool dvd;               /* --dvd: a DVD drive (read-only) with this image */
     unsigned controller, lun;
     struct disk *disk;      /* opened by `viridian run` before the host is touched */
 };

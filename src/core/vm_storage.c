@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "disk/disk.h"
+#include "vsp/scsi_disk.h"
 #include "vsp/storvsp.h"
 
 int vm_storage_open(struct vm_config *cfg, char *err, size_t errlen)
@@ -10,9 +11,12 @@ int vm_storage_open(struct vm_config *cfg, char *err, size_t errlen)
     for (unsigned i = 0; i < cfg->ndisks; i++) {
         struct vm_disk *d = &cfg->disks[i];
         char derr[DISK_ERR_LEN] = "";
-        int rc = disk_open(d->path, DISK_FORMAT_AUTO, d->ro ? DISK_OPEN_RDONLY : 0, &d->disk, derr);
+        /* a DVD image is the disc's bytes, whatever they look like */
+        int rc = disk_open(d->path, d->dvd ? DISK_FORMAT_RAW : DISK_FORMAT_AUTO,
+                           d->ro ? DISK_OPEN_RDONLY : 0, &d->disk, derr);
         if (rc < 0) {
-            snprintf(err, errlen, "--disk %s: %s", d->path, derr[0] ? derr : "cannot open it");
+            snprintf(err, errlen, "--%s %s: %s", d->dvd ? "dvd" : "disk", d->path,
+                     derr[0] ? derr : "cannot open it");
             vm_storage_close(cfg);
             return -1;
         }
@@ -48,7 +52,8 @@ int vm_storage_attach(struct vm *vm, const struct vmbus_device_desc **descs, uns
             }
             descs[n++] = storvsp_desc(*c);
         }
-        if (storvsp_attach_disk(*c, d->lun, d->disk, d->ro) < 0) {
+        unsigned flags = (d->ro ? SCSI_DISK_RO : 0) | (d->dvd ? SCSI_DISK_CDROM : 0);
+        if (storvsp_attach_disk(*c, d->lun, d->disk, flags) < 0) {
             snprintf(vm->error, sizeof(vm->error), "cannot attach %s to controller %u LUN %u",
                      d->path, d->controller, d->lun);
             return -1;

@@ -1,6 +1,7 @@
 /* SCSI direct-access target over the disk library (see scsi_disk.h). Command set: what
  * Linux 6.1's scsi scan and sd send to a Hyper-V "Msft Virtual Disk" (reference §7a). */
 #include "vsp/scsi_disk.h"
+#include "vsp/scsi_priv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,39 +9,10 @@
 
 #include "disk/disk.h"
 
-/* ASC/ASCQ used here */
-#define ASC_WRITE_ERROR        0x0C
-#define ASC_UNRECOVERED_READ   0x11
-#define ASC_PARAM_LIST_LENGTH  0x1A
-#define ASC_INVALID_OPCODE     0x20
-#define ASC_LBA_OUT_OF_RANGE   0x21
-#define ASC_INVALID_FIELD_CDB  0x24
-#define ASC_INVALID_FIELD_PARM 0x26
-#define ASC_WRITE_PROTECTED    0x27
-#define ASC_SAVING_NOT_SUPP    0x39
-
 #define MAX_UNMAP_DESCS 256u
 #define MAX_UNMAP_BLOCKS 0x400000u
 #define MAX_WS_BLOCKS 0xFFFFu
 #define WS_CHUNK (256u << 10)
-
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)(v >> 32));
-    put32(p + 4, (uint32_t)v);
-}
 
 void scsi_set_sense(struct scsi_cmd *c, uint8_t key, uint8_t asc, uint8_t ascq)
 {
@@ -55,13 +27,12 @@ void scsi_set_sense(struct scsi_cmd *c, uint8_t key, uint8_t asc, uint8_t ascq)
     c->xfer = 0;
 }
 
-static void invalid_field(struct scsi_cmd *c)
+void scsi_invalid_field(struct scsi_cmd *c)
 {
     scsi_set_sense(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_CDB, 0);
 }
 
-/* Data-in answer: at most the allocation length and the buffer. */
-static void reply(struct scsi_cmd *c, const void *data, uint32_t n, uint32_t alloc)
+void scsi_reply(struct scsi_cmd *c, const void *data, uint32_t n, uint32_t alloc)
 {
     if (n > alloc)
         n = alloc;
@@ -71,19 +42,22 @@ static void reply(struct scsi_cmd *c, const void *data, uint32_t n, uint32_t all
     c->xfer = n;
 }
 
-void scsi_disk_init(struct scsi_disk *sd, struct disk *d, bool ro, uint32_t id,
+void scsi_disk_init(struct scsi_disk *sd, struct disk *d, unsigned flags, uint32_t id,
                     uint32_t max_xfer)
 {
     memset(sd, 0, sizeof(*sd));
     sd->disk = d;
-    sd->ro = ro;
+    sd->cdrom = flags & SCSI_DISK_CDROM;
+    sd->ro = sd->cdrom || (flags & SCSI_DISK_RO);
     sd->block_size = d->info.logical_sector_size == 4096 ? 4096 : 512;
+    if (sd->cdrom)
+        sd->block_size = 2048;
     uint32_t phys = d->info.physical_sector_size;
     while (phys > sd->block_size && (sd->block_size << (sd->phys_exp + 1)) <= phys &&
            sd->phys_exp < 4)
         sd->phys_exp++;
     sd->nblocks = d->info.virtual_size / sd->block_size;
-    sd->unmap = !ro && d->fmt && d->fmt->discard;
+    sd->unmap = !sd->ro && d->fmt && d->fmt->discard;
     sd->max_xfer = max_xfer;
     snprintf(sd->serial, sizeof(sd->serial), "VIRIDIAN%08X", id);
     /* NAA 6 (IEEE registered extended), OUI 00-15-5D (Microsoft), then the id */
@@ -99,14 +73,15 @@ static void inquiry_standard(struct scsi_cmd *c, uint8_t pdt, uint32_t alloc)
 {
     uint8_t r[36] = { 0 };
     r[0] = pdt;
+    r[1] = pdt == 0x05 ? 0x80 : 0; /* RMB: a DVD drive has removable media */
     r[2] = 0x05; /* SPC-3 */
     r[3] = 0x02; /* response data format 2 */
     r[4] = sizeof(r) - 5;
     r[7] = 0x02; /* CmdQue */
     memcpy(r + 8, "Msft    ", 8);
-    memcpy(r + 16, "Virtual Disk    ", 16);
+    memcpy(r + 16, pdt == 0x05 ? "Virtual DVD-ROM " : "Virtual Disk    ", 16);
     memcpy(r + 32, "1.0 ", 4);
-    reply(c, r, sizeof(r), alloc);
+    scsi_reply(c, r, sizeof(r), alloc);
 }
 
 void scsi_inquiry_no_lun(struct scsi_cmd *c)
@@ -114,7 +89,7 @@ void scsi_inquiry_no_lun(struct scsi_cmd *c)
     c->status = SCSI_STATUS_GOOD;
     c->sense_len = 0;
     if (c->cdb[1] & 1) { /* no VPD for a LUN that is not there */
-        invalid_field(c);
+        scsi_invalid_field(c);
         return;
     }
     inquiry_standard(c, 0x7F, get16(c->cdb + 3));
@@ -132,7 +107,7 @@ void scsi_report_luns(struct scsi_cmd *c, const uint16_t *luns, unsigned n)
         r[8 + 8 * i] = (uint8_t)((luns[i] >> 8) & 0x3F);
         r[8 + 8 * i + 1] = (uint8_t)luns[i];
     }
-    reply(c, r, 8 + 8 * n, get32(c->cdb + 6));
+    scsi_reply(c, r, 8 + 8 * n, get32(c->cdb + 6));
 }
 
 static void inquiry_vpd(struct scsi_disk *sd, struct scsi_cmd *c, uint8_t page, uint32_t alloc)
@@ -143,8 +118,9 @@ static void inquiry_vpd(struct scsi_disk *sd, struct scsi_cmd *c, uint8_t page, 
     switch (page) {
     case 0x00: {
         static const uint8_t pages[] = { 0x00, 0x80, 0x83, 0xB0, 0xB1, 0xB2 };
-        memcpy(r + 4, pages, sizeof(pages));
-        n = 4 + sizeof(pages);
+        n = sd->cdrom ? 3 : sizeof(pages); /* block device pages only for disks */
+        memcpy(r + 4, pages, n);
+        n += 4;
         break;
     }
     case 0x80: {
@@ -160,7 +136,12 @@ static void inquiry_vpd(struct scsi_disk *sd, struct scsi_cmd *c, uint8_t page, 
         memcpy(r + 8, sd->naa, 16);
         n = 8 + 16;
         break;
-    case 0xB0: { /* block limits */
+    case 0xB0: /* block limits */
+        if (sd->cdrom) {
+            scsi_invalid_field(c);
+            return;
+        }
+        {
         uint32_t bs = sd->block_size;
         r[4] = 0x01; /* WSNZ: WRITE SAME with 0 blocks is refused */
         put32(r + 8, sd->max_xfer / bs);
@@ -173,22 +154,30 @@ static void inquiry_vpd(struct scsi_disk *sd, struct scsi_cmd *c, uint8_t page, 
         put64(r + 36, MAX_WS_BLOCKS);
         n = 64;
         break;
-    }
+        }
     case 0xB1: /* block device characteristics */
+        if (sd->cdrom) {
+            scsi_invalid_field(c);
+            return;
+        }
         put16(r + 4, 1); /* non-rotating */
         n = 64;
         break;
     case 0xB2: /* logical block provisioning */
+        if (sd->cdrom) {
+            scsi_invalid_field(c);
+            return;
+        }
         r[5] = sd->unmap ? 0x80 : 0; /* LBPU */
         r[6] = sd->unmap ? 0x02 : 0; /* thin provisioned */
         n = 8;
         break;
     default:
-        invalid_field(c);
+        scsi_invalid_field(c);
         return;
     }
     put16(r + 2, (uint16_t)(n - 4));
-    reply(c, r, n, alloc);
+    scsi_reply(c, r, n, alloc);
 }
 
 static void inquiry(struct scsi_disk *sd, struct scsi_cmd *c)
@@ -197,9 +186,9 @@ static void inquiry(struct scsi_disk *sd, struct scsi_cmd *c)
     if (c->cdb[1] & 1)
         inquiry_vpd(sd, c, c->cdb[2], alloc);
     else if (c->cdb[2])
-        invalid_field(c);
+        scsi_invalid_field(c);
     else
-        inquiry_standard(c, 0x00, alloc);
+        inquiry_standard(c, sd->cdrom ? 0x05 : 0x00, alloc);
 }
 
 static void read_capacity10(struct scsi_disk *sd, struct scsi_cmd *c)
@@ -208,7 +197,7 @@ static void read_capacity10(struct scsi_disk *sd, struct scsi_cmd *c)
     uint64_t last = sd->nblocks ? sd->nblocks - 1 : 0;
     put32(r, last > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)last);
     put32(r + 4, sd->block_size);
-    reply(c, r, sizeof(r), sizeof(r));
+    scsi_reply(c, r, sizeof(r), sizeof(r));
 }
 
 static void read_capacity16(struct scsi_disk *sd, struct scsi_cmd *c)
@@ -219,7 +208,7 @@ static void read_capacity16(struct scsi_disk *sd, struct scsi_cmd *c)
     r[13] = (uint8_t)sd->phys_exp;
     if (sd->unmap)
         r[14] = 0x80; /* LBPME */
-    reply(c, r, sizeof(r), get32(c->cdb + 10));
+    scsi_reply(c, r, sizeof(r), get32(c->cdb + 10));
 }
 
 /* MODE SENSE(6)/(10): caching page (WCE, so Linux sends SYNCHRONIZE CACHE), control
@@ -236,8 +225,13 @@ static void mode_sense(struct scsi_disk *sd, struct scsi_cmd *c, bool ten)
         scsi_set_sense(c, SENSE_ILLEGAL_REQUEST, ASC_SAVING_NOT_SUPP, 0);
         return;
     }
-    if ((page != 0x08 && page != 0x0A && page != 0x3F) || (sub && !(page == 0x3F && sub == 0xFF))) {
-        invalid_field(c);
+    bool cd = sd->cdrom;
+    if ((cd ? page != 0x2A : page != 0x08 && page != 0x0A) && page != 0x3F) {
+        scsi_invalid_field(c);
+        return;
+    }
+    if (sub && !(page == 0x3F && sub == 0xFF)) {
+        scsi_invalid_field(c);
         return;
     }
     if (!dbd) {
@@ -248,14 +242,25 @@ static void mode_sense(struct scsi_disk *sd, struct scsi_cmd *c, bool ten)
         put32(r + n + 4, sd->block_size & 0xFFFFFF);
         n += 8;
     }
-    if (page == 0x08 || page == 0x3F) {
+    if (cd) { /* MM capabilities: reads CD and DVD, tray with lock and eject */
+        r[n] = 0x2A;
+        r[n + 1] = 0x12;
+        if (pc != 1) {
+            r[n + 2] = 0x08;           /* DVD-ROM read */
+            r[n + 6] = 0x29;           /* tray loading, eject, lock */
+            put16(r + n + 8, 4 * 1385); /* max read speed: 4x DVD, kB/s */
+            put16(r + n + 14, 4 * 1385);
+        }
+        n += 20;
+    }
+    if (!cd && (page == 0x08 || page == 0x3F)) {
         r[n] = 0x08;
         r[n + 1] = 0x12;
         if (pc != 1)
             r[n + 2] = 0x04; /* WCE */
         n += 20;
     }
-    if (page == 0x0A || page == 0x3F) {
+    if (!cd && (page == 0x0A || page == 0x3F)) {
         r[n] = 0x0A;
         r[n + 1] = 0x0A;
         n += 12;
@@ -270,7 +275,7 @@ static void mode_sense(struct scsi_disk *sd, struct scsi_cmd *c, bool ten)
         r[2] = dsp;
         r[3] = dbd ? 0 : 8;
     }
-    reply(c, r, n, alloc);
+    scsi_reply(c, r, n, alloc);
 }
 
 /* Checks [lba, lba+n) against the disk; false with sense set if out of range. */
@@ -301,7 +306,7 @@ static void read_write(struct scsi_disk *sd, struct scsi_cmd *c, uint64_t lba, u
         return;
     uint64_t bytes = (uint64_t)n * sd->block_size;
     if (bytes > c->buf_len || bytes > sd->max_xfer || (write && bytes && !c->data_out)) {
-        invalid_field(c);
+        scsi_invalid_field(c);
         return;
     }
     if (!n)
@@ -327,7 +332,7 @@ static void unmap(struct scsi_disk *sd, struct scsi_cmd *c)
     if (!writable(sd, c))
         return;
     if (plen > c->buf_len || (plen && !c->data_out)) {
-        invalid_field(c);
+        scsi_invalid_field(c);
         return;
     }
     if (plen < 8)
@@ -362,7 +367,7 @@ static void write_same(struct scsi_disk *sd, struct scsi_cmd *c, uint64_t lba, u
     if (!lba_ok(sd, c, lba, n) || !writable(sd, c))
         return;
     if (!n || n > MAX_WS_BLOCKS || c->buf_len < bs || !c->data_out || (c->cdb[1] & 0x06)) {
-        invalid_field(c);
+        scsi_invalid_field(c);
         return;
     }
     uint32_t per = WS_CHUNK / bs;
@@ -389,7 +394,7 @@ static void write_same(struct scsi_disk *sd, struct scsi_cmd *c, uint64_t lba, u
 static void request_sense(struct scsi_cmd *c)
 {
     uint8_t r[SCSI_SENSE_LEN] = { 0x70, 0, SENSE_NO_SENSE, 0, 0, 0, 0, SCSI_SENSE_LEN - 8 };
-    reply(c, r, sizeof(r), c->cdb[4]);
+    scsi_reply(c, r, sizeof(r), c->cdb[4]);
 }
 
 /* CDB length by group code (SPC-3 4.3.2); 0 = vendor/reserved. */
@@ -411,6 +416,8 @@ void scsi_disk_exec(struct scsi_disk *sd, struct scsi_cmd *c)
         scsi_set_sense(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE, 0);
         return;
     }
+    if (sd->cdrom && scsi_cdrom_exec(sd, c))
+        return;
     switch (op) {
     case 0x00: /* TEST UNIT READY */
     case 0x1B: /* START STOP UNIT */
@@ -425,7 +432,7 @@ void scsi_disk_exec(struct scsi_disk *sd, struct scsi_cmd *c)
         if ((cdb[1] & 0x1F) == 0x10)
             read_capacity16(sd, c);
         else
-            invalid_field(c);
+            scsi_invalid_field(c);
         return;
     case 0x08: case 0x0A: {
         uint32_t n = cdb[4] ? cdb[4] : 256;

@@ -24,6 +24,7 @@ struct disk;
 struct scsi_disk {
     struct disk *disk;
     bool ro;
+    bool cdrom;             /* MMC CD/DVD-ROM (read-only, 2048-byte blocks) */
     bool unmap;             /* the image can give space back (UNMAP advertised) */
     uint32_t block_size;    /* logical: 512 or 4096 */
     uint32_t phys_exp;      /* physical = logical << phys_exp */
@@ -46,9 +47,12 @@ struct scsi_cmd {
     uint8_t sense_len;      /* 0 unless CHECK CONDITION */
 };
 
-/* Describes `d` as a target; `id` makes serial number and NAA identifier unique (e.g.
- * controller << 8 | lun). */
-void scsi_disk_init(struct scsi_disk *sd, struct disk *d, bool ro, uint32_t id,
+#define SCSI_DISK_RO    1u
+#define SCSI_DISK_CDROM 2u /* a DVD drive with the image as its disc (implies RO) */
+
+/* Describes `d` as a target (flags SCSI_DISK_*); `id` makes serial number and NAA
+ * identifier unique (e.g. controller << 8 | lun). */
+void scsi_disk_init(struct scsi_disk *sd, struct disk *d, unsigned flags, uint32_t id,
                     uint32_t max_xfer);
 /* Executes one command (synchronously, disk I/O included). */
 void scsi_disk_exec(struct scsi_disk *sd, struct scsi_cmd *c);

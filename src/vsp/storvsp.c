@@ -209,14 +209,14 @@ struct storvsp *storvsp_create(unsigned index, unsigned max_subchannels)
     return c;
 }
 
-int storvsp_attach_disk(struct storvsp *c, unsigned lun, struct disk *d, bool ro)
+int storvsp_attach_disk(struct storvsp *c, unsigned lun, struct disk *d, unsigned flags)
 {
     if (lun >= STORVSP_MAX_LUNS || c->luns[lun] || !d)
         return -1;
     struct scsi_disk *sd = malloc(sizeof(*sd));
     if (!sd)
         return -1;
-    scsi_disk_init(sd, d, ro, (uint32_t)(c->index << 8 | lun), STORVSP_MAX_TRANSFER);
+    scsi_disk_init(sd, d, flags, (uint32_t)(c->index << 8 | lun), STORVSP_MAX_TRANSFER);
     c->luns[lun] = sd;
     return 0;
 }

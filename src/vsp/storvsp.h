@@ -27,8 +27,9 @@ struct storvsp;
 /* Controller number `index` (0..3): it selects the instance GUID. NULL on bad index or
  * no memory. */
 struct storvsp *storvsp_create(unsigned index, unsigned max_subchannels);
-/* 0, or -1 if the LUN is out of range or taken. */
-int storvsp_attach_disk(struct storvsp *c, unsigned lun, struct disk *d, bool ro);
+/* flags: SCSI_DISK_RO, SCSI_DISK_CDROM (vsp/scsi_disk.h). 0, or -1 if the LUN is out of
+ * range or taken. */
+int storvsp_attach_disk(struct storvsp *c, unsigned lun, struct disk *d, unsigned flags);
 const struct vmbus_device_desc *storvsp_desc(struct storvsp *c);
 /* Ends the workers (in-flight SRBs finish, queued ones are dropped). No lock held. */
 void storvsp_stop(struct storvsp *c);

@@ -8,6 +8,7 @@
 #   Out of the lab: e2fsck finds the raw image's file system clean and debugfs reads the
 #   same file the guest wrote; qemu-img opens the VHD and reads it exactly as
 #   viridian's own disk library does (qemu-img compare against `viridian disk convert`).
+#   A --dvd ISO is a read-only DVD drive (sr, 2048-byte sectors) reading the ISO's bytes.
 #   Each controller gets one sub-channel per extra vCPU; no I/O errors in the guest log.
 #   A missing image is refused with exit status 2 before anything runs.
 # Cost: one lab boot and two guest boots, about 3 minutes under TCG.
@@ -32,6 +33,10 @@ for f in /mnt/a/rand /mnt/a/text /mnt/b/rand; do echo "FACT sum $f $(sha256sum <
 umount /mnt/a && umount /mnt/b && echo "FACT umount ok"
 echo "FACT ro-sum $(dd if=$R bs=1M count=16 2>/dev/null | sha256sum | cut -d' ' -f1)"
 if dd if=/dev/zero of=$R bs=4096 count=1 conv=fsync 2>/dev/null; then echo "FACT ro-write accepted"; else echo "FACT ro-write refused"; fi
+modprobe sr_mod
+for i in $(seq 50); do [ -b /dev/sr0 ] && break; usleep 100000; done
+echo "FACT dvd $(cat /sys/block/sr0/size) $(cat /sys/block/sr0/queue/logical_block_size) $(cat /sys/block/sr0/ro) $(basename "$(readlink /sys/block/sr0/device)")"
+echo "FACT dvd-sum $(dd if=/dev/sr0 bs=2048 2>/dev/null | sha256sum | cut -d' ' -f1)"
 for d in /sys/bus/vmbus/devices/*; do
     grep -q ba6163d9 $d/class_id 2>/dev/null && echo "FACT scsi-channels $(ls $d/channels | wc -l)"
 done
@@ -58,6 +63,8 @@ dd if=/dev/zero of=a.img bs=1M count=0 seek=64 2>/dev/null
 viridian disk create b.vhd 32M --type dynamic > /dev/null || fail storage/create-vhd "viridian disk create failed"
 dd if=/dev/urandom of=r.img bs=1M count=16 2>/dev/null
 ro_before=$(sha256sum < r.img | cut -d' ' -f1)
+dd if=/dev/urandom of=d.iso bs=1M count=8 2>/dev/null
+iso_sum=$(sha256sum < d.iso | cut -d' ' -f1)
 DISKS="--disk /work/a.img --disk /work/b.vhd,controller=1 --disk /work/r.img,ro,controller=1,lun=3"
 
 viridian run --kernel "$GUEST_KERNEL" --disk /work/missing.img > /tmp/miss 2>&1
@@ -66,7 +73,7 @@ rc=$?
     && pass storage/missing-image-refused || fail storage/missing-image-refused "exit $rc: $(cat /tmp/miss)"
 
 # shellcheck disable=SC2086
-guest_run viridian /tmp/c1 400 /tmp/g1.sh $DISKS
+guest_run viridian /tmp/c1 400 /tmp/g1.sh $DISKS --dvd /work/d.iso
 rc=$?
 [ $rc = 0 ] && [ "$(guest_status /tmp/c1)" = 0 ] && pass storage/boot1 \
     || fail storage/boot1 "exit $rc; console: $(tail -n 15 /tmp/c1 | tr '\n' '|')"
@@ -84,6 +91,11 @@ guest_has /tmp/c1 "FACT mkfs ok" && guest_has /tmp/c1 "FACT mount ok" && guest_h
 [ "$(fact ro-sum /tmp/c1)" = "$ro_before" ] && pass storage/ro-disk-reads || fail storage/ro-disk-reads "guest $(fact ro-sum /tmp/c1) host $ro_before"
 [ "$(fact ro-write /tmp/c1)" = refused ] && [ "$(sha256sum < r.img | cut -d' ' -f1)" = "$ro_before" ] \
     && pass storage/ro-disk-refuses-writes || fail storage/ro-disk-refuses-writes "write $(fact ro-write /tmp/c1)"
+
+# the DVD: next free LUN on controller 0, 2048-byte sectors, read-only, the ISO's bytes
+set -- $(fact dvd /tmp/c1)
+[ "$1 $2 $3 ${4#*:}" = "16384 2048 1 0:0:1" ] && [ "$(fact dvd-sum /tmp/c1)" = "$iso_sum" ] \
+    && pass storage/dvd-reads || fail storage/dvd-reads "guest: $* sum $(fact dvd-sum /tmp/c1), host $iso_sum"
 
 # two vCPUs: storvsc asks each controller for one sub-channel and opens it
 ch=$(fact scsi-channels /tmp/c1 | tr '\n' ' ')

@@ -83,6 +83,14 @@ TEST(run_options_disks)
     CHECK_EQ(cfg.disks[1].lun, 7);
     CHECK_EQ(cfg.disks[2].controller, 1);
     CHECK_EQ(cfg.disks[2].lun, 0); /* first free */
+    char a3[] = "a.img", iso[] = "x.iso";
+    CHECK_EQ(parse(&cfg, err, NARGS("--kernel", "k", "--disk", a3, "--dvd", iso),
+                   ARGS("--kernel", "k", "--disk", a3, "--dvd", iso)), 0);
+    CHECK_EQ(cfg.ndisks, 2);
+    CHECK(cfg.disks[1].dvd);
+    CHECK(cfg.disks[1].ro);
+    CHECK_EQ(cfg.disks[1].lun, 1);
+    CHECK(!cfg.disks[0].dvd);
     const char *bad[] = { "x,controller=4", "x,lun=64", "x,lun=-1", "x,rw", ",ro", "x,controller=" };
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char spec[64];

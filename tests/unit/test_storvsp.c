@@ -102,10 +102,10 @@ static void sv_setup_sub(struct sv *s, bool negotiate, unsigned max_sub)
     s->rodisk = make_disk("svro.img", DISK_SIZE, true);
     s->c = storvsp_create(0, max_sub);
     CHECK(s->c != NULL);
-    CHECK_EQ(storvsp_attach_disk(s->c, 0, s->disk, false), 0);
-    CHECK_EQ(storvsp_attach_disk(s->c, 5, s->rodisk, true), 0);
-    CHECK_EQ(storvsp_attach_disk(s->c, 5, s->disk, false), -1); /* taken */
-    CHECK_EQ(storvsp_attach_disk(s->c, 64, s->disk, false), -1);
+    CHECK_EQ(storvsp_attach_disk(s->c, 0, s->disk, 0), 0);
+    CHECK_EQ(storvsp_attach_disk(s->c, 5, s->rodisk, SCSI_DISK_RO), 0);
+    CHECK_EQ(storvsp_attach_disk(s->c, 5, s->disk, 0), -1); /* taken */
+    CHECK_EQ(storvsp_attach_disk(s->c, 64, s->disk, 0), -1);
     const struct vmbus_device_desc *devs[] = { storvsp_desc(s->c) };
     tg_init(&s->g, 1, devs, 1);
     CHECK_EQ(tg_connect(&s->g, VMBUS_VERSION_WIN10_V5_3), 1);
@@ -421,7 +421,7 @@ TEST(storvsp_4k_sectors)
     d.info.virtual_size = 1 << 20;
     d.info.logical_sector_size = 4096;
     d.info.physical_sector_size = 4096;
-    scsi_disk_init(&sd, &d, true, 1, STORVSP_MAX_TRANSFER);
+    scsi_disk_init(&sd, &d, SCSI_DISK_RO, 1, STORVSP_MAX_TRANSFER);
     CHECK_EQ(sd.block_size, 4096);
     CHECK_EQ(sd.nblocks, 256);
     uint8_t buf[32];
@@ -518,5 +518,48 @@ TEST(storvsp_many_requests_in_flight)
         seen |= 1u << (tid - 1001);
     }
     CHECK_EQ(seen, 0xFFFFFFFFu);
+    sv_free(&s);
+}
+
+TEST(storvsp_dvd_drive)
+{
+    struct sv s;
+    struct vstor_packet r;
+    sv_setup(&s, true);
+    CHECK_EQ(storvsp_attach_disk(s.c, 2, s.rodisk, SCSI_DISK_CDROM), 0);
+    uint8_t *buf = data_buf(&s);
+    static const uint8_t inq[6] = { 0x12, 0, 0, 0, 36, 0 };
+    srb(&s, 2, inq, 6, VSTOR_READ_TYPE, 0, 36, &r);
+    CHECK_EQ(buf[0], 0x05);
+    CHECK_EQ(buf[1], 0x80);
+    static const uint8_t rc10[10] = { 0x25 };
+    srb(&s, 2, rc10, 10, VSTOR_READ_TYPE, 0, 8, &r);
+    CHECK_EQ(be32(buf), DISK_SIZE / 2048 - 1);
+    CHECK_EQ(be32(buf + 4), 2048);
+    static const uint8_t toc[10] = { 0x43, 0, 0, 0, 0, 0, 0, 0, 100, 0 };
+    srb(&s, 2, toc, 10, VSTOR_READ_TYPE, 0, 100, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    CHECK_EQ(r.vm_srb.data_transfer_length, 20);
+    CHECK_EQ(buf[6], 1);
+    CHECK_EQ(buf[14], 0xAA);
+    CHECK_EQ(be32(buf + 16), DISK_SIZE / 2048);
+    static const uint8_t gesn[10] = { 0x4A, 1, 0, 0, 0x10, 0, 0, 0, 8, 0 };
+    srb(&s, 2, gesn, 10, VSTOR_READ_TYPE, 0, 8, &r);
+    CHECK_EQ(r.vm_srb.data_transfer_length, 8);
+    CHECK_EQ(buf[5], 0x02); /* media present */
+    static const uint8_t ms2a[10] = { 0x5A, 0x08, 0x2A, 0, 0, 0, 0, 0, 64, 0 };
+    srb(&s, 2, ms2a, 10, VSTOR_READ_TYPE, 0, 64, &r);
+    CHECK_EQ(r.vm_srb.data_transfer_length, 8 + 20);
+    CHECK_EQ(buf[8], 0x2A);
+    /* read 2 blocks from LBA 1 = bytes 2048..6143 of the image */
+    uint8_t want[4096];
+    CHECK_EQ(disk_read(s.rodisk, 2048, want, sizeof(want)), 0);
+    static const uint8_t rd[10] = { 0x28, 0, 0, 0, 0, 1, 0, 0, 2, 0 };
+    srb(&s, 2, rd, 10, VSTOR_READ_TYPE, 0, 4096, &r);
+    CHECK_EQ(r.vm_srb.data_transfer_length, 4096);
+    CHECK(memcmp(buf, want, sizeof(want)) == 0);
+    static const uint8_t wr[10] = { 0x2A, 0, 0, 0, 0, 1, 0, 0, 1, 0 };
+    srb(&s, 2, wr, 10, VSTOR_WRITE_TYPE, 0, 2048, &r);
+    check_sense(&r, SENSE_DATA_PROTECT, 0x27);
     sv_free(&s);
 }
