@@ -95,7 +95,8 @@ static uint32_t sv_op(struct sv *s, uint32_t op, uint16_t version, struct vstor_
     return resp->status;
 }
 
-static void sv_setup_sub(struct sv *s, bool negotiate, unsigned max_sub)
+/* in_pages: pages of the host->guest ring (header included) */
+static void sv_setup_ex(struct sv *s, bool negotiate, unsigned max_sub, uint32_t in_pages)
 {
     memset(s, 0, sizeof(*s));
     s->disk = make_disk("sv.img", DISK_SIZE, false);
@@ -117,10 +118,12 @@ static void sv_setup_sub(struct sv *s, bool negotiate, unsigned max_sub)
                                             0xb6, 0x05, 0x72, 0xe2, 0xff, 0xb1, 0xdc, 0x7f };
     CHECK(memcmp(o.if_type.b, scsi_class, 16) == 0);
     CHECK_EQ(tg_recv(&s->g, NULL, NULL), CHANNELMSG_ALLOFFERS_DELIVERED);
-    memset(fake_gpa(&s->g.vm, fake_page(RING_PAGE)), 0, 2 * RING_PAGES * 4096);
-    CHECK_EQ(tg_gpadl(&s->g, 1, GPADL_ID, RING_PAGE, 2 * RING_PAGES), 0);
+    memset(fake_gpa(&s->g.vm, fake_page(RING_PAGE)), 0, (RING_PAGES + in_pages) * 4096);
+    CHECK_EQ(tg_gpadl(&s->g, 1, GPADL_ID, RING_PAGE, RING_PAGES + in_pages), 0);
     tg_ring(&s->g, &s->out, RING_PAGE, RING_PAGES);
-    tg_ring(&s->g, &s->in, RING_PAGE + RING_PAGES, RING_PAGES);
+    tg_ring(&s->g, &s->in, RING_PAGE + RING_PAGES, in_pages);
+    *tg_ring_field(&s->out, 64) = 1; /* feat_pending_send_sz, as Linux sets it */
+    *tg_ring_field(&s->in, 64) = 1;
     CHECK_EQ(tg_open(&s->g, 1, GPADL_ID, RING_PAGES, 0), 0);
     if (!negotiate)
         return;
@@ -129,6 +132,11 @@ static void sv_setup_sub(struct sv *s, bool negotiate, unsigned max_sub)
     CHECK_EQ(sv_op(s, VSTOR_OP_QUERY_PROTOCOL_VERSION, VSTOR_PROTO_WIN10, &r), 0);
     CHECK_EQ(sv_op(s, VSTOR_OP_QUERY_PROPERTIES, 0, &r), 0);
     CHECK_EQ(sv_op(s, VSTOR_OP_END_INITIALIZATION, 0, &r), 0);
+}
+
+static void sv_setup_sub(struct sv *s, bool negotiate, unsigned max_sub)
+{
+    sv_setup_ex(s, negotiate, max_sub, RING_PAGES);
 }
 
 static void sv_setup(struct sv *s, bool negotiate)
@@ -561,5 +569,39 @@ TEST(storvsp_dvd_drive)
     static const uint8_t wr[10] = { 0x2A, 0, 0, 0, 0, 1, 0, 0, 1, 0 };
     srb(&s, 2, wr, 10, VSTOR_WRITE_TYPE, 0, 2048, &r);
     check_sense(&r, SENSE_DATA_PROTECT, 0x27);
+    sv_free(&s);
+}
+
+TEST(storvsp_completions_wait_for_ring_space)
+{
+    struct sv s;
+    struct vstor_packet r;
+    /* host->guest ring of one data page: 46 completions of 88 bytes fit, 120 are sent */
+    sv_setup_ex(&s, true, 0, 2);
+    static const uint8_t tur[6] = { 0 };
+    struct vstor_packet p = { .operation = VSTOR_OP_EXECUTE_SRB, .flags = 1 };
+    p.vm_srb.length = sizeof(p.vm_srb);
+    p.vm_srb.cdb_length = 6;
+    p.vm_srb.data_in = VSTOR_UNKNOWN_TYPE;
+    memcpy(p.vm_srb.cdb, tur, 6);
+    for (uint64_t t = 1; t <= 120; t++)
+        CHECK(tg_ring_write(&s.out, VMBUS_PACKET_DATA_INBAND, t, &p, sizeof(p)) >= 0);
+    CHECK_EQ(tg_signal(&s.g, 0x2001), 0);
+    unsigned got = 0;
+    for (int spins = 0; got < 120 && spins < 5000; spins++) {
+        uint64_t tid;
+        int n = tg_ring_read(&s.in, NULL, &tid, &r, sizeof(r));
+        if (n < 0) {
+            /* as Linux does once it has made room the host asked for */
+            CHECK_EQ(tg_signal(&s.g, 0x2001), 0);
+            usleep(1000);
+            continue;
+        }
+        CHECK_EQ(n, 64);
+        CHECK_EQ(tid, got + 1); /* one worker: in order, none lost or repeated */
+        CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+        got++;
+    }
+    CHECK_EQ(got, 120);
     sv_free(&s);
 }
