@@ -71,8 +71,10 @@ static bool queue_srb(struct storvsp_queue *q, const struct vmbus_packet *pkt,
     r->gpa_direct = gpa;
     r->ranges_len = rlen;
     memcpy(r->ranges, pkt->raw + sizeof(struct vmbus_packet_desc), rlen);
-    storvsp_queue_push(q, r);
-    return true;
+    if (storvsp_queue_push(q, r))
+        return true;
+    free(r);
+    return false;
 }
 
 static bool version_supported(uint16_t v)

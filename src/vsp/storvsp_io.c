@@ -195,6 +195,7 @@ static void *worker(void *arg)
             return NULL;
         }
         struct storvsp_req *r = q->head;
+        q->depth--;
         q->head = r->next;
         if (!q->head)
             q->tail = NULL;
@@ -221,10 +222,15 @@ int storvsp_queue_start(struct storvsp_queue *q)
     return 0;
 }
 
-void storvsp_queue_push(struct storvsp_queue *q, struct storvsp_req *r)
+bool storvsp_queue_push(struct storvsp_queue *q, struct storvsp_req *r)
 {
     r->next = NULL;
     pthread_mutex_lock(&q->mu);
+    if (q->depth >= STORVSP_QUEUE_MAX) {
+        pthread_mutex_unlock(&q->mu);
+        return false;
+    }
+    q->depth++;
     if (q->tail)
         q->tail->next = r;
     else
@@ -232,6 +238,7 @@ void storvsp_queue_push(struct storvsp_queue *q, struct storvsp_req *r)
     q->tail = r;
     pthread_cond_signal(&q->cv);
     pthread_mutex_unlock(&q->mu);
+    return true;
 }
 
 static void free_list(struct storvsp_req *r)
@@ -248,6 +255,7 @@ void storvsp_queue_flush(struct storvsp_queue *q)
     pthread_mutex_lock(&q->mu);
     free_list(q->head);
     q->head = q->tail = NULL;
+    q->depth = 0;
     pthread_mutex_unlock(&q->mu);
     free_list(q->unsent);
     q->unsent = q->unsent_tail = NULL;
@@ -265,6 +273,7 @@ void storvsp_queue_stop(struct storvsp_queue *q)
     q->started = false;
     free_list(q->head);
     q->head = q->tail = NULL;
+    q->depth = 0;
     free_list(q->unsent);
     q->unsent = q->unsent_tail = NULL;
     free(q->bounce);

@@ -43,6 +43,7 @@ struct storvsp_queue {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct storvsp_req *head, *tail;
+    uint32_t depth;                  /* requests queued, not yet started */
     bool stop;
     /* worker */
     pthread_t thread;
@@ -60,8 +61,13 @@ struct storvsp {
 };
 
 /* storvsp_io.c */
+/* A guest that never waits could otherwise make the queue grow without end; Linux keeps
+ * at most can_queue (about 352 per channel with 128 KiB rings) in flight. */
+#define STORVSP_QUEUE_MAX 4096u
+
 int storvsp_queue_start(struct storvsp_queue *q);
-void storvsp_queue_push(struct storvsp_queue *q, struct storvsp_req *r);
+/* false when the queue is full (the caller fails the SRB). */
+bool storvsp_queue_push(struct storvsp_queue *q, struct storvsp_req *r);
 /* Drops requests not yet started (host lock held). */
 void storvsp_queue_flush(struct storvsp_queue *q);
 void storvsp_queue_stop(struct storvsp_queue *q);
