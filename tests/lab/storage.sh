@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The synthetic SCSI controller (storvsp) with the stock guest, in one lab boot:
-#   three disks on two controllers (raw 64M on controller 0; dynamic VHD 32M and a
-#   read-only raw 16M at LUN 3 on controller 1) appear with the right sizes and 512-byte
-#   sectors; ext4 is made, mounted, written (files with known checksums), synced and
-#   unmounted on two of them; the read-only disk is read-only in the guest, a write to
+#   four disks on two controllers (raw 64M on controller 0; dynamic VHD 32M, dynamic
+#   VHDX 48M at LUN 1 and a read-only raw 16M at LUN 3 on controller 1) appear with the
+#   right sizes and 512-byte sectors; ext4 is made, mounted, written (files with known
+#   checksums), synced and unmounted on three of them; the read-only disk is read-only in the guest, a write to
 #   it fails and its content is unchanged; a second boot reads the files back identical.
 #   Out of the lab: e2fsck finds the raw image's file system clean and debugfs reads the
 #   same file the guest wrote; qemu-img opens the VHD and reads it exactly as
-#   viridian's own disk library does (qemu-img compare against `viridian disk convert`).
+#   viridian's own disk library does (qemu-img compare against `viridian disk convert`),
+#   and `qemu-img check` finds the VHDX clean.
 #   A --dvd ISO is a read-only DVD drive (sr, 2048-byte sectors) reading the ISO's bytes.
 #   Each controller gets one sub-channel per extra vCPU; no I/O errors in the guest log.
 #   A missing image is refused with exit status 2 before anything runs.
@@ -20,17 +21,18 @@ for b in /sys/block/sd*; do
     echo "FACT disk $(cat $b/size) $(cat $b/queue/logical_block_size) $(cat $b/ro) $(basename "$(readlink $b/device)")"
 done
 dev_of() { for b in /sys/block/sd*; do [ "$(cat $b/size)" = "$1" ] && echo /dev/${b##*/} && return; done; }
-A=$(dev_of 131072); B=$(dev_of 65536); R=$(dev_of 32768)
-echo "FACT devices $A $B $R"
-mkfs.ext4 -q -F "$A" && mkfs.ext4 -q -F "$B" && echo "FACT mkfs ok"
-mkdir -p /mnt/a /mnt/b
-mount -t ext4 "$A" /mnt/a && mount -t ext4 "$B" /mnt/b && echo "FACT mount ok"
+A=$(dev_of 131072); B=$(dev_of 65536); C=$(dev_of 98304); R=$(dev_of 32768)
+echo "FACT devices $A $B $C $R"
+mkfs.ext4 -q -F "$A" && mkfs.ext4 -q -F "$B" && mkfs.ext4 -q -F "$C" && echo "FACT mkfs ok"
+mkdir -p /mnt/a /mnt/b /mnt/c
+mount -t ext4 "$A" /mnt/a && mount -t ext4 "$B" /mnt/b && mount -t ext4 "$C" /mnt/c && echo "FACT mount ok"
 dd if=/dev/urandom of=/mnt/a/rand bs=1k count=3000 2>/dev/null
 echo hello-viridian > /mnt/a/text
 dd if=/dev/urandom of=/mnt/b/rand bs=1k count=1500 2>/dev/null
+dd if=/dev/urandom of=/mnt/c/rand bs=1k count=2000 2>/dev/null
 sync
-for f in /mnt/a/rand /mnt/a/text /mnt/b/rand; do echo "FACT sum $f $(sha256sum < $f | cut -d' ' -f1)"; done
-umount /mnt/a && umount /mnt/b && echo "FACT umount ok"
+for f in /mnt/a/rand /mnt/a/text /mnt/b/rand /mnt/c/rand; do echo "FACT sum $f $(sha256sum < $f | cut -d' ' -f1)"; done
+umount /mnt/a && umount /mnt/b && umount /mnt/c && echo "FACT umount ok"
 echo "FACT ro-sum $(dd if=$R bs=1M count=16 2>/dev/null | sha256sum | cut -d' ' -f1)"
 if dd if=/dev/zero of=$R bs=4096 count=1 conv=fsync 2>/dev/null; then echo "FACT ro-write accepted"; else echo "FACT ro-write refused"; fi
 modprobe sr_mod
@@ -46,11 +48,12 @@ G
 
 cat > "$TEST_TMP/g2.sh" <<'G'
 dev_of() { for b in /sys/block/sd*; do [ "$(cat $b/size)" = "$1" ] && echo /dev/${b##*/} && return; done; }
-A=$(dev_of 131072); B=$(dev_of 65536)
-mkdir -p /mnt/a /mnt/b
-mount -t ext4 -o ro "$A" /mnt/a && mount -t ext4 -o ro "$B" /mnt/b && echo "FACT mount ok"
-for f in /mnt/a/rand /mnt/a/text /mnt/b/rand; do echo "FACT sum $f $(sha256sum < $f | cut -d' ' -f1)"; done
-umount /mnt/a; umount /mnt/b
+A=$(dev_of 131072); B=$(dev_of 65536); C=$(dev_of 98304)
+mkdir -p /mnt/a /mnt/b /mnt/c
+mount -t ext4 -o ro "$A" /mnt/a && mount -t ext4 -o ro "$B" /mnt/b && mount -t ext4 -o ro "$C" /mnt/c &&
+    echo "FACT mount ok"
+for f in /mnt/a/rand /mnt/a/text /mnt/b/rand /mnt/c/rand; do echo "FACT sum $f $(sha256sum < $f | cut -d' ' -f1)"; done
+umount /mnt/a; umount /mnt/b; umount /mnt/c
 G
 
 cat > "$TEST_TMP/batch.sh" <<'BATCH'
@@ -61,11 +64,12 @@ cp /lab/g1.sh /lab/g2.sh /tmp/
 cd /work
 dd if=/dev/zero of=a.img bs=1M count=0 seek=64 2>/dev/null
 viridian disk create b.vhd 32M --type dynamic > /dev/null || fail storage/create-vhd "viridian disk create failed"
+viridian disk create c.vhdx 48M --type dynamic --block-size 2M > /dev/null || fail storage/create-vhdx "viridian disk create failed"
 dd if=/dev/urandom of=r.img bs=1M count=16 2>/dev/null
 ro_before=$(sha256sum < r.img | cut -d' ' -f1)
 dd if=/dev/urandom of=d.iso bs=1M count=8 2>/dev/null
 iso_sum=$(sha256sum < d.iso | cut -d' ' -f1)
-DISKS="--disk /work/a.img --disk /work/b.vhd,controller=1 --disk /work/r.img,ro,controller=1,lun=3"
+DISKS="--disk /work/a.img --disk /work/b.vhd,controller=1 --disk /work/c.vhdx,controller=1,lun=1 --disk /work/r.img,ro,controller=1,lun=3"
 
 viridian run --kernel "$GUEST_KERNEL" --disk /work/missing.img > /tmp/miss 2>&1
 rc=$?
@@ -79,9 +83,11 @@ rc=$?
     || fail storage/boot1 "exit $rc; console: $(tail -n 15 /tmp/c1 | tr '\n' '|')"
 # FACT disk SECTORS LOGICAL_BLOCK_SIZE RO H:C:T:L, one per disk
 disk() { fact disk /tmp/c1 | awk -v s="$1" '$1 == s {print $2, $3, $4}'; }
+vhdx_disk=$(disk 98304)
 set -- $(disk 131072) $(disk 65536) $(disk 32768)
 if [ "$1 $2 $4 $5 $7 $8" = "512 0 512 0 512 1" ] && [ "${3#*:}" = 0:0:0 ] && [ "${6#*:}" = 0:0:0 ] &&
-   [ "${9#*:}" = 0:0:3 ] && [ "${6%%:*}" = "${9%%:*}" ] && [ "${3%%:*}" != "${6%%:*}" ]; then
+   [ "${9#*:}" = 0:0:3 ] && [ "${6%%:*}" = "${9%%:*}" ] && [ "${3%%:*}" != "${6%%:*}" ] &&
+   [ "${vhdx_disk% *}" = "512 0" ] && [ "${vhdx_disk##*:}" = 1 ]; then
     pass storage/disks-seen
 else
     fail storage/disks-seen "guest sees: $(fact disk /tmp/c1 | tr '\n' '|')"
@@ -106,13 +112,15 @@ ch=$(fact scsi-channels /tmp/c1 | tr '\n' ' ')
 guest_run viridian /tmp/c2 400 /tmp/g2.sh $DISKS
 rc=$?
 s1=$(sums /tmp/c1); s2=$(sums /tmp/c2)
-[ $rc = 0 ] && [ -n "$s1" ] && [ "$(echo "$s1" | wc -l)" = 3 ] && [ "$s1" = "$s2" ] \
+[ $rc = 0 ] && [ -n "$s1" ] && [ "$(echo "$s1" | wc -l)" = 4 ] && [ "$s1" = "$s2" ] \
     && pass storage/files-survive-reboot || fail storage/files-survive-reboot "exit $rc; boot1 [$s1] boot2 [$s2]; $(tail -n 8 /tmp/c2 | tr '\n' '|')"
 
 viridian disk check b.vhd > /tmp/chk 2>&1 && pass storage/vhd-check || fail storage/vhd-check "$(cat /tmp/chk)"
+viridian disk check c.vhdx > /tmp/chk 2>&1 && pass storage/vhdx-check || fail storage/vhdx-check "$(cat /tmp/chk)"
 mkdir -p /work/out
 viridian disk convert b.vhd out/b.raw > /dev/null 2>&1
-mv a.img b.vhd out/
+viridian disk convert c.vhdx out/c.raw > /dev/null 2>&1
+mv a.img b.vhd c.vhdx out/
 fact sum /tmp/c1 | grep /mnt/a/rand | cut -d' ' -f2 > out/a-rand.sha256
 BATCH
 
@@ -143,4 +151,16 @@ elif [ -f "$out/b.vhd" ] && [ -f "$out/b.raw" ]; then
     fi
 else
     fail storage/qemu-img-vhd "b.vhd did not come out of the lab"
+fi
+if ! command -v qemu-img > /dev/null; then
+    skip storage/qemu-img-vhdx "no qemu-img on this host"
+elif [ -f "$out/c.vhdx" ] && [ -f "$out/c.raw" ]; then
+    if qemu-img check -f vhdx "$out/c.vhdx" > "$TEST_TMP/qchk" 2>&1 &&
+       qemu-img compare -f vhdx -F raw "$out/c.vhdx" "$out/c.raw" > "$TEST_TMP/qcmp" 2>&1; then
+        pass storage/qemu-img-vhdx
+    else
+        fail storage/qemu-img-vhdx "$(cat "$TEST_TMP/qchk" "$TEST_TMP/qcmp" 2>/dev/null | tail -n 4 | tr '\n' '|')"
+    fi
+else
+    fail storage/qemu-img-vhdx "c.vhdx did not come out of the lab"
 fi
