@@ -11,6 +11,7 @@
 #   and `qemu-img check` finds the VHDX clean.
 #   A --dvd ISO is a read-only DVD drive (sr, 2048-byte sectors) reading the ISO's bytes.
 #   Each controller gets one sub-channel per extra vCPU; no I/O errors in the guest log.
+#   fstrim in the guest gives space back: the dynamic VHDX's allocated size shrinks.
 #   A missing image is refused with exit status 2 before anything runs.
 # Cost: one lab boot and two guest boots, about 3 minutes under TCG.
 source "$(dirname "$0")/lib.sh"
@@ -32,6 +33,13 @@ dd if=/dev/urandom of=/mnt/b/rand bs=1k count=1500 2>/dev/null
 dd if=/dev/urandom of=/mnt/c/rand bs=1k count=2000 2>/dev/null
 sync
 for f in /mnt/a/rand /mnt/a/text /mnt/b/rand /mnt/c/rand; do echo "FACT sum $f $(sha256sum < $f | cut -d' ' -f1)"; done
+# trim: fill, let the host measure, delete and fstrim, let the host measure again
+dd if=/dev/urandom of=/mnt/c/trimme bs=1M count=12 2>/dev/null; sync
+echo "FACT trim-filled"
+sleep 8
+rm /mnt/c/trimme; sync; fstrim -v /mnt/c; sync
+echo "FACT trim-done"
+sleep 8
 umount /mnt/a && umount /mnt/b && umount /mnt/c && echo "FACT umount ok"
 echo "FACT ro-sum $(dd if=$R bs=1M count=16 2>/dev/null | sha256sum | cut -d' ' -f1)"
 if dd if=/dev/zero of=$R bs=4096 count=1 conv=fsync 2>/dev/null; then echo "FACT ro-write accepted"; else echo "FACT ro-write refused"; fi
@@ -76,9 +84,22 @@ rc=$?
 [ $rc = 2 ] && [ "$(wc -l < /tmp/miss)" = 1 ] && grep -q "missing.img" /tmp/miss \
     && pass storage/missing-image-refused || fail storage/missing-image-refused "exit $rc: $(cat /tmp/miss)"
 
+wait_line() {
+    for _i in $(seq $(( $3 * 5 ))); do grep -qF -- "$2" "$1" 2>/dev/null && return 0; usleep 200000; done
+    return 1
+}
 # shellcheck disable=SC2086
-guest_run viridian /tmp/c1 400 /tmp/g1.sh $DISKS --dvd /work/d.iso
+guest_run viridian /tmp/c1 400 /tmp/g1.sh $DISKS --dvd /work/d.iso &
+vm1=$!
+wait_line /tmp/c1 "FACT trim-filled" 300 && filled=$(du -k /work/c.vhdx | cut -f1)
+wait_line /tmp/c1 "FACT trim-done" 120 && sleep 3 && trimmed=$(du -k /work/c.vhdx | cut -f1)
+wait $vm1
 rc=$?
+if [ -n "$filled" ] && [ -n "$trimmed" ] && [ "$trimmed" -lt $((filled - 4096)) ]; then
+    pass storage/fstrim-shrinks-vhdx
+else
+    fail storage/fstrim-shrinks-vhdx "allocated ${filled:-?} KiB after filling, ${trimmed:-?} KiB after fstrim; $(grep -i trim /tmp/c1 | tr '\n' '|')"
+fi
 [ $rc = 0 ] && [ "$(guest_status /tmp/c1)" = 0 ] && pass storage/boot1 \
     || fail storage/boot1 "exit $rc; console: $(tail -n 15 /tmp/c1 | tr '\n' '|')"
 # FACT disk SECTORS LOGICAL_BLOCK_SIZE RO H:C:T:L, one per disk
