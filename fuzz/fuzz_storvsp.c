@@ -29,14 +29,7 @@ static struct disk *disk_rw, *disk_ro;
 
 static void post(struct hv_partition *hv, const void *msg, uint32_t len)
 {
-    uint8_t *in = fz_ram + FZ_INPUT_PAGE;
-    memset(in, 0, 256);
-    uint32_t conn = 1, type = 1;
-    memcpy(in, &conn, 4);
-    memcpy(in + 8, &type, 4);
-    memcpy(in + 12, &len, 4);
-    memcpy(in + 16, msg, len);
-    hv_hypercall(hv, 0, HVCALL_POST_MESSAGE, FZ_INPUT_PAGE, 0);
+    fz_post_message(hv, msg, len);
 }
 
 static int open_disks(void)
