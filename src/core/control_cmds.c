@@ -9,6 +9,7 @@
 
 #include "core/control.h"
 #include "core/vm.h"
+#include "core/vm_storage.h"
 #include "vmbus/vmbus.h"
 #include "vsp/ic.h"
 
@@ -208,6 +209,50 @@ static int cmd_bench_kvp(struct control_server *s, struct vm *vm, struct json_ob
     return 0;
 }
 
+/* {"controller": N, "lun": M}, both optional: -1 when absent; false if not integers. */
+static bool get_placement(struct json_object *req, int *controller, int *lun, char *err,
+                          size_t errlen)
+{
+    struct json_object *o;
+    *controller = *lun = -1;
+    if (json_object_object_get_ex(req, "controller", &o)) {
+        if (!json_object_is_type(o, json_type_int) || (*controller = json_object_get_int(o)) < 0) {
+            snprintf(err, errlen, "\"controller\" must be a number >= 0");
+            return false;
+        }
+    }
+    if (json_object_object_get_ex(req, "lun", &o)) {
+        if (!json_object_is_type(o, json_type_int) || (*lun = json_object_get_int(o)) < 0) {
+            snprintf(err, errlen, "\"lun\" must be a number >= 0");
+            return false;
+        }
+    }
+    return true;
+}
+
+static int cmd_dvd_eject(struct control_server *s, struct vm *vm, struct json_object *req,
+                         struct json_object *reply, char *err, size_t errlen)
+{
+    int controller, lun;
+    if (!get_placement(req, &controller, &lun, err, errlen))
+        return -1;
+    return vm_storage_change_medium(vm, controller, lun, NULL, err, errlen);
+}
+
+static int cmd_dvd_insert(struct control_server *s, struct vm *vm, struct json_object *req,
+                          struct json_object *reply, char *err, size_t errlen)
+{
+    int controller, lun;
+    struct json_object *p;
+    if (!json_object_object_get_ex(req, "path", &p) || !json_object_is_type(p, json_type_string)) {
+        snprintf(err, errlen, "dvd-insert needs a \"path\" string");
+        return -1;
+    }
+    if (!get_placement(req, &controller, &lun, err, errlen))
+        return -1;
+    return vm_storage_change_medium(vm, controller, lun, json_object_get_string(p), err, errlen);
+}
+
 static const struct {
     const char *name;
     control_handler fn;
@@ -219,6 +264,8 @@ static const struct {
     { "kvp-get", cmd_kvp_get, true },
     { "kvp-set", cmd_kvp_set, true },
     { "bench-kvp", cmd_bench_kvp, true },
+    { "dvd-eject", cmd_dvd_eject, true },
+    { "dvd-insert", cmd_dvd_insert, true },
 };
 
 control_handler control_find_handler(const char *cmd, bool *needs_vm)

@@ -62,6 +62,45 @@ int vm_storage_attach(struct vm *vm, const struct vmbus_device_desc **descs, uns
     return (int)n;
 }
 
+int vm_storage_change_medium(struct vm *vm, int controller, int lun,
+                             const char *path, char *err, size_t errlen)
+{
+    /* The configuration is `viridian run`'s own (not const there); the VM holds it const
+     * so that nothing else changes it. Its disk slots are this file's to manage. */
+    struct vm_config *cfg = (struct vm_config *)vm->cfg;
+    struct vm_disk *slot = NULL;
+    for (unsigned i = 0; i < cfg->ndisks && !slot; i++)
+        if (cfg->disks[i].dvd && (controller < 0 || cfg->disks[i].controller == (unsigned)controller) &&
+            (lun < 0 || cfg->disks[i].lun == (unsigned)lun))
+            slot = &cfg->disks[i];
+    if (!slot) {
+        if (controller < 0 && lun < 0)
+            snprintf(err, errlen, "the VM has no DVD drive (start it with --dvd)");
+        else
+            snprintf(err, errlen, "there is no DVD drive at controller %d LUN %d", controller, lun);
+        return -1;
+    }
+    struct disk *d = NULL, *old = NULL;
+    if (path) {
+        char derr[DISK_ERR_LEN] = "";
+        if (disk_open(path, DISK_FORMAT_RAW, DISK_OPEN_RDONLY, &d, derr) < 0) {
+            snprintf(err, errlen, "%s: %s", path, derr[0] ? derr : "cannot open it");
+            return -1;
+        }
+    }
+    if (storvsp_change_medium(vm->storage[slot->controller], slot->lun, d, &old) < 0) {
+        if (d)
+            disk_close(d);
+        snprintf(err, errlen, "the DVD drive at controller %u LUN %u is not attached",
+                 slot->controller, slot->lun);
+        return -1;
+    }
+    slot->disk = d;
+    if (old)
+        disk_close(old);
+    return 0;
+}
+
 void vm_storage_stop(struct vm *vm)
 {
     for (unsigned i = 0; i < VM_MAX_CONTROLLERS; i++)

@@ -18,6 +18,11 @@ void vm_storage_close(struct vm_config *cfg);
  * (room for `cap`). Returns the new count, or -1 with vm->error set. */
 int vm_storage_attach(struct vm *vm, const struct vmbus_device_desc **descs, unsigned n,
                       unsigned cap);
+/* While running: puts the image at `path` (NULL: none, an eject) into the DVD drive at
+ * controller/lun (a negative one: the first DVD drive that matches). The change outlives guest reboots (the drive's slot in the run's
+ * configuration holds the disc). 0, or -1 with one line in err. */
+int vm_storage_change_medium(struct vm *vm, int controller, int lun,
+                             const char *path, char *err, size_t errlen);
 /* Before vmbus_destroy(): ends the I/O workers. */
 void vm_storage_stop(struct vm *vm);
 /* After vmbus_destroy(). */

@@ -49,16 +49,20 @@ void scsi_disk_init(struct scsi_disk *sd, struct disk *d, unsigned flags, uint32
     sd->disk = d;
     sd->cdrom = flags & SCSI_DISK_CDROM;
     sd->ro = sd->cdrom || (flags & SCSI_DISK_RO);
-    sd->block_size = d->info.logical_sector_size == 4096 ? 4096 : 512;
-    if (sd->cdrom)
-        sd->block_size = 2048;
-    uint32_t phys = d->info.physical_sector_size;
-    while (phys > sd->block_size && (sd->block_size << (sd->phys_exp + 1)) <= phys &&
-           sd->phys_exp < 4)
-        sd->phys_exp++;
-    sd->nblocks = d->info.virtual_size / sd->block_size;
-    sd->unmap = !sd->ro && d->fmt && d->fmt->discard;
     sd->max_xfer = max_xfer;
+    if (sd->cdrom) { /* 2048-byte blocks, whatever the image's sectors */
+        sd->block_size = 2048;
+        sd->no_medium = !d;
+        sd->nblocks = d ? d->info.virtual_size / 2048 : 0;
+    } else {
+        sd->block_size = d->info.logical_sector_size == 4096 ? 4096 : 512;
+        uint32_t phys = d->info.physical_sector_size;
+        while (phys > sd->block_size && (sd->block_size << (sd->phys_exp + 1)) <= phys &&
+               sd->phys_exp < 4)
+            sd->phys_exp++;
+        sd->nblocks = d->info.virtual_size / sd->block_size;
+        sd->unmap = !sd->ro && d->fmt && d->fmt->discard;
+    }
     snprintf(sd->serial, sizeof(sd->serial), "VIRIDIAN%08X", id);
     /* NAA 6 (IEEE registered extended), OUI 00-15-5D (Microsoft), then the id */
     sd->naa[0] = 0x60;
@@ -391,9 +395,13 @@ static void write_same(struct scsi_disk *sd, struct scsi_cmd *c, uint64_t lba, u
     c->xfer = bs;
 }
 
-static void request_sense(struct scsi_cmd *c)
+static void request_sense(struct scsi_disk *sd, struct scsi_cmd *c)
 {
     uint8_t r[SCSI_SENSE_LEN] = { 0x70, 0, SENSE_NO_SENSE, 0, 0, 0, 0, SCSI_SENSE_LEN - 8 };
+    if (sd->no_medium) {
+        r[2] = SENSE_NOT_READY;
+        r[12] = ASC_NO_MEDIUM;
+    }
     scsi_reply(c, r, sizeof(r), c->cdb[4]);
 }
 
@@ -416,14 +424,14 @@ void scsi_disk_exec(struct scsi_disk *sd, struct scsi_cmd *c)
         scsi_set_sense(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE, 0);
         return;
     }
-    if (sd->cdrom && scsi_cdrom_exec(sd, c))
+    if (sd->cdrom && (!scsi_cdrom_ready(sd, c) || scsi_cdrom_exec(sd, c)))
         return;
     switch (op) {
     case 0x00: /* TEST UNIT READY */
     case 0x1B: /* START STOP UNIT */
     case 0x1E: /* PREVENT ALLOW MEDIUM REMOVAL */
         return;
-    case 0x03: request_sense(c); return;
+    case 0x03: request_sense(sd, c); return;
     case 0x12: inquiry(sd, c); return;
     case 0x1A: mode_sense(sd, c, false); return;
     case 0x5A: mode_sense(sd, c, true); return;

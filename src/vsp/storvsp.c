@@ -213,13 +213,24 @@ struct storvsp *storvsp_create(unsigned index, unsigned max_subchannels)
 
 int storvsp_attach_disk(struct storvsp *c, unsigned lun, struct disk *d, unsigned flags)
 {
-    if (lun >= STORVSP_MAX_LUNS || c->luns[lun] || !d)
+    if (lun >= STORVSP_MAX_LUNS || c->luns[lun] || (!d && !(flags & SCSI_DISK_CDROM)))
         return -1;
     struct scsi_disk *sd = malloc(sizeof(*sd));
     if (!sd)
         return -1;
     scsi_disk_init(sd, d, flags, (uint32_t)(c->index << 8 | lun), STORVSP_MAX_TRANSFER);
     c->luns[lun] = sd;
+    return 0;
+}
+
+int storvsp_change_medium(struct storvsp *c, unsigned lun, struct disk *d, struct disk **old)
+{
+    if (!c || lun >= STORVSP_MAX_LUNS || !c->luns[lun] || !c->luns[lun]->cdrom)
+        return -1;
+    pthread_mutex_lock(&c->lun_lock[lun]);
+    *old = c->luns[lun]->disk;
+    scsi_disk_change_medium(c->luns[lun], d);
+    pthread_mutex_unlock(&c->lun_lock[lun]);
     return 0;
 }
 

@@ -27,9 +27,14 @@ struct storvsp;
 /* Controller number `index` (0..3): it selects the instance GUID. NULL on bad index or
  * no memory. */
 struct storvsp *storvsp_create(unsigned index, unsigned max_subchannels);
-/* flags: SCSI_DISK_RO, SCSI_DISK_CDROM (vsp/scsi_disk.h). 0, or -1 if the LUN is out of
- * range or taken. */
+/* flags: SCSI_DISK_RO, SCSI_DISK_CDROM (vsp/scsi_disk.h); d may be NULL for an empty
+ * DVD drive. 0, or -1 if the LUN is out of range or taken. */
 int storvsp_attach_disk(struct storvsp *c, unsigned lun, struct disk *d, unsigned flags);
+/* While running (any thread): puts disc `d` into the DVD drive at `lun`, or ejects its
+ * disc (d == NULL). Taken under the LUN's lock, so an SRB in flight completes on the
+ * old disc and every later one sees the new one; the old disc (returned in *old) is
+ * then no longer used and the caller may close it. -1 if `lun` is not a DVD drive. */
+int storvsp_change_medium(struct storvsp *c, unsigned lun, struct disk *d, struct disk **old);
 const struct vmbus_device_desc *storvsp_desc(struct storvsp *c);
 /* Ends the workers (in-flight SRBs finish, queued ones are dropped). No lock held. */
 void storvsp_stop(struct storvsp *c);

@@ -572,6 +572,87 @@ TEST(storvsp_dvd_drive)
     sv_free(&s);
 }
 
+/* Eject and insert while running (viridian vm dvd-eject / dvd-insert): NOT READY with
+ * MEDIUM NOT PRESENT while empty, one UNIT ATTENTION 28/00 after the insert, the changes
+ * as GET EVENT STATUS media events, then the new disc's bytes. */
+TEST(storvsp_dvd_eject_insert)
+{
+    struct sv s;
+    struct vstor_packet r;
+    sv_setup(&s, true);
+    CHECK_EQ(storvsp_attach_disk(s.c, 2, s.rodisk, SCSI_DISK_CDROM), 0);
+    CHECK_EQ(storvsp_attach_disk(s.c, 3, NULL, SCSI_DISK_CDROM), 0); /* an empty drive */
+    CHECK_EQ(storvsp_attach_disk(s.c, 4, NULL, 0), -1);            /* a disk needs an image */
+    struct disk *disc2 = make_disk("disc2.iso", 1u << 20, false), *old = s.disk;
+    uint8_t pattern[4096];
+    for (unsigned i = 0; i < sizeof(pattern); i++)
+        pattern[i] = (uint8_t)(i * 7 + 3);
+    CHECK_EQ(disk_write(disc2, 2048, pattern, sizeof(pattern)), 0);
+    uint8_t *buf = data_buf(&s);
+    static const uint8_t tur[6] = { 0 };
+    static const uint8_t gesn[10] = { 0x4A, 1, 0, 0, 0x10, 0, 0, 0, 8, 0 };
+    static const uint8_t rd[10] = { 0x28, 0, 0, 0, 0, 1, 0, 0, 2, 0 };
+    static const uint8_t rs[6] = { 0x03, 0, 0, 0, 18, 0 };
+    static const uint8_t inq[6] = { 0x12, 0, 0, 0, 36, 0 };
+    static const uint8_t rc10[10] = { 0x25 };
+
+    srb(&s, 3, tur, 6, VSTOR_UNKNOWN_TYPE, 0, 0, &r);
+    check_sense(&r, SENSE_NOT_READY, 0x3A);
+    srb(&s, 2, tur, 6, VSTOR_UNKNOWN_TYPE, 0, 0, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    srb(&s, 2, gesn, 10, VSTOR_READ_TYPE, 0, 8, &r);
+    CHECK_EQ(buf[4], 0); /* no event yet */
+
+    /* eject */
+    CHECK_EQ(storvsp_change_medium(s.c, 2, NULL, &old), 0);
+    CHECK(old == s.rodisk);
+    srb(&s, 2, gesn, 10, VSTOR_READ_TYPE, 0, 8, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    CHECK_EQ(buf[2], 0x04);
+    CHECK_EQ(buf[4], 0x03); /* MediaRemoval */
+    CHECK_EQ(buf[5], 0x00); /* no medium */
+    srb(&s, 2, gesn, 10, VSTOR_READ_TYPE, 0, 8, &r);
+    CHECK_EQ(buf[4], 0x00); /* reported once */
+    srb(&s, 2, tur, 6, VSTOR_UNKNOWN_TYPE, 0, 0, &r);
+    check_sense(&r, SENSE_NOT_READY, 0x3A);
+    srb(&s, 2, rd, 10, VSTOR_READ_TYPE, 0, 4096, &r);
+    check_sense(&r, SENSE_NOT_READY, 0x3A);
+    srb(&s, 2, rc10, 10, VSTOR_READ_TYPE, 0, 8, &r);
+    check_sense(&r, SENSE_NOT_READY, 0x3A);
+    srb(&s, 2, inq, 6, VSTOR_READ_TYPE, 0, 36, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    CHECK_EQ(buf[0], 0x05);
+    srb(&s, 2, rs, 6, VSTOR_READ_TYPE, 0, 18, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    CHECK_EQ(buf[2], SENSE_NOT_READY);
+    CHECK_EQ(buf[12], 0x3A);
+
+    /* insert another disc */
+    CHECK_EQ(storvsp_change_medium(s.c, 2, disc2, &old), 0);
+    CHECK(old == NULL);
+    srb(&s, 2, gesn, 10, VSTOR_READ_TYPE, 0, 8, &r);
+    CHECK_EQ(buf[4], 0x02); /* NewMedia */
+    CHECK_EQ(buf[5], 0x02); /* present */
+    srb(&s, 2, inq, 6, VSTOR_READ_TYPE, 0, 36, &r); /* INQUIRY keeps the attention */
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    srb(&s, 2, tur, 6, VSTOR_UNKNOWN_TYPE, 0, 0, &r);
+    check_sense(&r, SENSE_UNIT_ATTENTION, 0x28);
+    srb(&s, 2, tur, 6, VSTOR_UNKNOWN_TYPE, 0, 0, &r); /* once */
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    srb(&s, 2, rc10, 10, VSTOR_READ_TYPE, 0, 8, &r);
+    CHECK_EQ(be32(buf), (1u << 20) / 2048 - 1);
+    srb(&s, 2, rd, 10, VSTOR_READ_TYPE, 0, 4096, &r);
+    CHECK_EQ(r.vm_srb.data_transfer_length, 4096);
+    CHECK(memcmp(buf, pattern, sizeof(pattern)) == 0);
+
+    /* only DVD drives change discs */
+    CHECK_EQ(storvsp_change_medium(s.c, 0, disc2, &old), -1);
+    CHECK_EQ(storvsp_change_medium(s.c, 9, disc2, &old), -1);
+    CHECK_EQ(storvsp_change_medium(s.c, 200, disc2, &old), -1);
+    sv_free(&s);
+    disk_close(disc2);
+}
+
 TEST(storvsp_completions_wait_for_ring_space)
 {
     struct sv s;
