@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/run_options.h"
 #include "core/control.h"
 #include "core/log.h"
 
@@ -34,6 +35,11 @@ static const char vm_usage[] =
     "                             take the disc out of the DVD drive (default: the first)\n"
     "  dvd-insert NAME PATH [--controller N --lun M]\n"
     "                             put the ISO image PATH into the DVD drive\n"
+    "  disk-add NAME PATH[,ro][,controller=N][,lun=M]\n"
+    "                             hot add a disk (default: controller 0, the lowest free\n"
+    "                             LUN); only on controllers the VM started with\n"
+    "  disk-remove NAME --controller N --lun M\n"
+    "                             hot remove the disk there\n"
     "\n"
     "NAME is the --name given to viridian run (default \"default\").\n"
     "Exit status: 0 done; 1 the VM or the guest refused or did not answer; 2 bad usage.\n";
@@ -246,6 +252,46 @@ int cli_vm(int argc, char **argv)
             json_object_object_add(req, "controller", json_object_new_int(controller));
         if (lun >= 0)
             json_object_object_add(req, "lun", json_object_new_int(lun));
+        if (!(reply = vm_call(socket_path, cmd, req)))
+            return 1;
+    } else if (!strcmp(cmd, "disk-add") && nargs == 1) {
+        /* the same spec as viridian run --disk, parsed into a scratch configuration */
+        static struct vm_config scratch;
+        char perr[512], *spec = args[0];
+        bool lun_given = strstr(spec, ",lun=") != NULL;
+        if (run_parse_disk_spec(spec, false, &scratch, perr, sizeof(perr)) < 0) {
+            json_object_put(req);
+            vlog_error("vm disk-add: %s", perr);
+            return 2;
+        }
+        const struct vm_disk *d = &scratch.disks[0];
+        char *abs = realpath(d->path, NULL); /* the VM's process opens it */
+        if (!abs) {
+            json_object_put(req);
+            vlog_error("vm disk-add: %s: %s", d->path, strerror(errno));
+            return 1;
+        }
+        json_object_object_add(req, "path", json_object_new_string(abs));
+        free(abs);
+        if (d->ro)
+            json_object_object_add(req, "ro", json_object_new_boolean(1));
+        json_object_object_add(req, "controller", json_object_new_int((int)d->controller));
+        if (lun_given)
+            json_object_object_add(req, "lun", json_object_new_int((int)d->lun));
+        if (!(reply = vm_call(socket_path, cmd, req)))
+            return 1;
+        struct json_object *c, *l;
+        if (json_object_object_get_ex(reply, "controller", &c) &&
+            json_object_object_get_ex(reply, "lun", &l))
+            printf("added at controller %d LUN %d\n", json_object_get_int(c), json_object_get_int(l));
+    } else if (!strcmp(cmd, "disk-remove") && nargs == 0) {
+        if (controller < 0 || lun < 0) {
+            json_object_put(req);
+            vlog_error("vm disk-remove: give --controller N and --lun M");
+            return 2;
+        }
+        json_object_object_add(req, "controller", json_object_new_int(controller));
+        json_object_object_add(req, "lun", json_object_new_int(lun));
         if (!(reply = vm_call(socket_path, cmd, req)))
             return 1;
     } else {

@@ -253,6 +253,41 @@ static int cmd_dvd_insert(struct control_server *s, struct vm *vm, struct json_o
     return vm_storage_change_medium(vm, controller, lun, json_object_get_string(p), err, errlen);
 }
 
+/* {"path", "ro": bool, "controller", "lun"}: replies {"controller", "lun"} (where it went). */
+static int cmd_disk_add(struct control_server *s, struct vm *vm, struct json_object *req,
+                        struct json_object *reply, char *err, size_t errlen)
+{
+    int controller, lun;
+    struct json_object *p, *o;
+    if (!json_object_object_get_ex(req, "path", &p) || !json_object_is_type(p, json_type_string)) {
+        snprintf(err, errlen, "disk-add needs a \"path\" string");
+        return -1;
+    }
+    if (!get_placement(req, &controller, &lun, err, errlen))
+        return -1;
+    bool ro = json_object_object_get_ex(req, "ro", &o) && json_object_get_boolean(o);
+    unsigned placed;
+    if (vm_storage_add_disk(vm, json_object_get_string(p), ro, controller, lun, &placed, err,
+                            errlen) < 0)
+        return -1;
+    json_object_object_add(reply, "controller", json_object_new_int((int)(placed >> 8)));
+    json_object_object_add(reply, "lun", json_object_new_int((int)(placed & 0xFF)));
+    return 0;
+}
+
+static int cmd_disk_remove(struct control_server *s, struct vm *vm, struct json_object *req,
+                           struct json_object *reply, char *err, size_t errlen)
+{
+    int controller, lun;
+    if (!get_placement(req, &controller, &lun, err, errlen))
+        return -1;
+    if (controller < 0 || lun < 0) {
+        snprintf(err, errlen, "disk-remove needs \"controller\" and \"lun\"");
+        return -1;
+    }
+    return vm_storage_remove_disk(vm, (unsigned)controller, (unsigned)lun, err, errlen);
+}
+
 static const struct {
     const char *name;
     control_handler fn;
@@ -266,6 +301,8 @@ static const struct {
     { "bench-kvp", cmd_bench_kvp, true },
     { "dvd-eject", cmd_dvd_eject, true },
     { "dvd-insert", cmd_dvd_insert, true },
+    { "disk-add", cmd_disk_add, true },
+    { "disk-remove", cmd_disk_remove, true },
 };
 
 control_handler control_find_handler(const char *cmd, bool *needs_vm)

@@ -35,6 +35,15 @@ int storvsp_attach_disk(struct storvsp *c, unsigned lun, struct disk *d, unsigne
  * old disc and every later one sees the new one; the old disc (returned in *old) is
  * then no longer used and the caller may close it. -1 if `lun` is not a DVD drive. */
 int storvsp_change_medium(struct storvsp *c, unsigned lun, struct disk *d, struct disk **old);
+/* Hot plug while running (any thread but a channel callback's): adds a disk at a free
+ * `lun`, or takes the one at `lun` away (its disk returned in *old for the caller to
+ * close: the SRB in flight on it, if any, has completed). Both then tell the guest to
+ * rescan the bus (ENUMERATE_BUS): Linux's storvsc sends TEST UNIT READY to every
+ * device it knows (a removed LUN answers INVALID_LUN, and storvsc removes it) and
+ * scans the host (REPORT LUNS lists the new one). -1 if the LUN is out of range, taken
+ * (add) or empty (remove), or no memory. */
+int storvsp_hot_add(struct storvsp *c, unsigned lun, struct disk *d, unsigned flags);
+int storvsp_hot_remove(struct storvsp *c, unsigned lun, struct disk **old);
 const struct vmbus_device_desc *storvsp_desc(struct storvsp *c);
 /* Ends the workers (in-flight SRBs finish, queued ones are dropped). No lock held. */
 void storvsp_stop(struct storvsp *c);

@@ -71,9 +71,12 @@ static void report_luns(struct storvsp *c, const struct vmscsi_request *srb, str
     uint16_t luns[STORVSP_MAX_LUNS];
     unsigned n = 0;
     if (srb->path_id == 0 && srb->target_id == 0)
-        for (unsigned i = 0; i < STORVSP_MAX_LUNS; i++)
+        for (unsigned i = 0; i < STORVSP_MAX_LUNS; i++) {
+            pthread_mutex_lock(&c->lun_lock[i]); /* LUNs come and go (hot plug) */
             if (c->luns[i])
                 luns[n++] = (uint16_t)i;
+            pthread_mutex_unlock(&c->lun_lock[i]);
+        }
     scsi_report_luns(cmd, luns, n);
 }
 
@@ -105,18 +108,24 @@ void storvsp_execute_srb(struct storvsp *c, struct storvsp_queue *q, struct stor
     struct scsi_cmd cmd = { .cdb = cdb, .cdb_len = srb->cdb_length, .buf = q->bounce,
                             .buf_len = len, .data_out = out };
     unsigned lun = srb->lun;
-    struct scsi_disk *sd = NULL;
-    if (srb->path_id == 0 && srb->target_id == 0 && lun < STORVSP_MAX_LUNS)
-        sd = c->luns[lun];
-    if (cdb[0] == 0xA0) /* REPORT LUNS: answered by the controller, any LUN */
+    bool present = false;
+    if (cdb[0] == 0xA0) { /* REPORT LUNS: answered by the controller, any LUN */
         report_luns(c, srb, &cmd);
-    else if (sd) {
+        present = true;
+    } else if (srb->path_id == 0 && srb->target_id == 0 && lun < STORVSP_MAX_LUNS) {
+        /* the LUN's lock keeps its target (and disk) from being swapped or removed
+         * while the command runs */
         pthread_mutex_lock(&c->lun_lock[lun]);
-        scsi_disk_exec(sd, &cmd);
+        struct scsi_disk *sd = c->luns[lun];
+        if (sd) {
+            scsi_disk_exec(sd, &cmd);
+            present = true;
+        }
         pthread_mutex_unlock(&c->lun_lock[lun]);
-    } else if (cdb[0] == 0x12)
+    }
+    if (!present && cdb[0] == 0x12)
         scsi_inquiry_no_lun(&cmd);
-    else {
+    else if (!present) {
         srb->srb_status = SRB_STATUS_INVALID_LUN;
         return;
     }

@@ -653,6 +653,58 @@ TEST(storvsp_dvd_eject_insert)
     disk_close(disc2);
 }
 
+/* Hot plug: the new LUN is listed by REPORT LUNS and the guest is told to rescan (an
+ * unsolicited ENUMERATE_BUS with transaction id 0); a removed one answers INVALID_LUN
+ * (storvsc then removes the device) and INQUIRY with "no device". */
+TEST(storvsp_hot_add_remove)
+{
+    struct sv s;
+    struct vstor_packet r;
+    sv_setup(&s, true);
+    struct disk *extra = make_disk("hot.img", 1u << 20, false), *old = NULL;
+    uint8_t *buf = data_buf(&s);
+    static const uint8_t tur[6] = { 0 };
+    static const uint8_t inq[6] = { 0x12, 0, 0, 0, 36, 0 };
+    static const uint8_t rl[12] = { 0xA0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0 };
+    static const uint8_t rc10[10] = { 0x25 };
+
+    srb(&s, 7, tur, 6, VSTOR_UNKNOWN_TYPE, 0, 0, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_INVALID_LUN);
+    CHECK_EQ(storvsp_hot_add(s.c, 7, extra, 0), 0);
+    CHECK_EQ(storvsp_hot_add(s.c, 7, extra, 0), -1); /* taken */
+    CHECK_EQ(storvsp_hot_add(s.c, 64, extra, 0), -1);
+    struct vstor_packet n;
+    uint16_t type;
+    uint64_t tid = 99;
+    CHECK_EQ(wait_read(&s.in, &type, &tid, &n, sizeof(n)), 64);
+    CHECK_EQ(type, VMBUS_PACKET_DATA_INBAND);
+    CHECK_EQ(tid, 0);
+    CHECK_EQ(n.operation, VSTOR_OP_ENUMERATE_BUS);
+    CHECK_EQ(tg_ring_read(&s.in, &type, &tid, &n, sizeof(n)), -1); /* just the one */
+
+    srb(&s, 0, rl, 12, VSTOR_READ_TYPE, 0, 0x1000, &r);
+    CHECK_EQ(be32(buf), 3 * 8); /* LUNs 0, 5 and the new 7 */
+    CHECK_EQ(buf[8 + 2 * 8 + 1], 7);
+    srb(&s, 7, rc10, 10, VSTOR_READ_TYPE, 0, 8, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    CHECK_EQ(be32(buf), (1u << 20) / 512 - 1);
+
+    CHECK_EQ(storvsp_hot_remove(s.c, 7, &old), 0);
+    CHECK(old == extra);
+    CHECK_EQ(storvsp_hot_remove(s.c, 7, &old), -1); /* already gone */
+    CHECK_EQ(wait_read(&s.in, &type, &tid, &n, sizeof(n)), 64);
+    CHECK_EQ(tid, 0);
+    CHECK_EQ(n.operation, VSTOR_OP_ENUMERATE_BUS);
+    srb(&s, 7, tur, 6, VSTOR_UNKNOWN_TYPE, 0, 0, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_INVALID_LUN);
+    srb(&s, 7, inq, 6, VSTOR_READ_TYPE, 0, 36, &r);
+    CHECK_EQ(buf[0], 0x7F);
+    srb(&s, 0, rl, 12, VSTOR_READ_TYPE, 0, 0x1000, &r);
+    CHECK_EQ(be32(buf), 2 * 8);
+    sv_free(&s);
+    disk_close(extra);
+}
+
 TEST(storvsp_completions_wait_for_ring_space)
 {
     struct sv s;
