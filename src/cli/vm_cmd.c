@@ -40,6 +40,8 @@ static const char vm_usage[] =
     "                             LUN); only on controllers the VM started with\n"
     "  disk-remove NAME --controller N --lun M\n"
     "                             hot remove the disk there\n"
+    "  resume NAME                a VM paused because a host disk was full: retry its\n"
+    "                             writes now (it also retries every second by itself)\n"
     "\n"
     "NAME is the --name given to viridian run (default \"default\").\n"
     "Exit status: 0 done; 1 the VM or the guest refused or did not answer; 2 bad usage.\n";
@@ -204,6 +206,9 @@ int cli_vm(int argc, char **argv)
             puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
         else
             print_status(reply);
+    } else if (!strcmp(cmd, "resume") && nargs == 0) {
+        if (!(reply = vm_call(socket_path, cmd, req)))
+            return 1;
     } else if ((!strcmp(cmd, "shutdown") || !strcmp(cmd, "turn-off")) && nargs == 0) {
         if (reboot)
             json_object_object_add(req, "reboot", json_object_new_boolean(1));

@@ -28,7 +28,8 @@ static int cmd_status(struct control_server *s, struct vm *vm, struct json_objec
         json_object_object_add(reply, "state", json_object_new_string("restarting"));
         return 0;
     }
-    json_object_object_add(reply, "state", json_object_new_string("running"));
+    json_object_object_add(reply, "state", json_object_new_string(
+        atomic_load(&vm->disk_full) ? "paused-disk-full" : atomic_load(&vm->paused) ? "paused" : "running"));
     json_object_object_add(reply, "cpus", json_object_new_int(vm->nvcpus));
     json_object_object_add(reply, "memory", json_object_new_int64((int64_t)vm->cfg->memory));
     json_object_object_add(reply, "uptime_ms",
@@ -288,6 +289,19 @@ static int cmd_disk_remove(struct control_server *s, struct vm *vm, struct json_
     return vm_storage_remove_disk(vm, (unsigned)controller, (unsigned)lun, err, errlen);
 }
 
+/* A VM paused because its disk was full: try the waiting writes again now (it runs as
+ * soon as they go through). */
+static int cmd_resume(struct control_server *s, struct vm *vm, struct json_object *req,
+                      struct json_object *reply, char *err, size_t errlen)
+{
+    if (!atomic_load(&vm->disk_full)) {
+        snprintf(err, errlen, "the VM is not paused for a full disk");
+        return -1;
+    }
+    vm_storage_retry(vm);
+    return 0;
+}
+
 static const struct {
     const char *name;
     control_handler fn;
@@ -303,6 +317,7 @@ static const struct {
     { "dvd-insert", cmd_dvd_insert, true },
     { "disk-add", cmd_disk_add, true },
     { "disk-remove", cmd_disk_remove, true },
+    { "resume", cmd_resume, true },
 };
 
 control_handler control_find_handler(const char *cmd, bool *needs_vm)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "disk/disk.h"
 #include "vsp/scsi_disk.h"
 #include "vsp/storvsp.h"
@@ -129,6 +130,30 @@ int vm_storage_remove_disk(struct vm *vm, unsigned controller, unsigned lun, cha
     return 0;
 }
 
+/* Disk full: the VM stays paused while any guest write waits for host space (storvsp
+ * retries it); one line on stderr when that starts and one when it ends. */
+static void disk_full_hook(void *ctx, unsigned controller, unsigned lun, bool waiting)
+{
+    struct vm *vm = ctx;
+    if (waiting) {
+        if (atomic_fetch_add(&vm->disk_full, 1) == 0)
+            vlog_warn("disk full: a write to SCSI controller %u LUN %u found no space on the host; "
+                      "the VM is paused until it goes through (retried every %u s, or at "
+                      "`viridian vm resume`)", controller, lun, STORVSP_NOSPACE_RETRY_MS / 1000);
+        vm_pause(vm);
+    } else {
+        if (atomic_fetch_sub(&vm->disk_full, 1) == 1)
+            vlog_warn("disk space available again: the VM runs");
+        vm_resume(vm);
+    }
+}
+
+void vm_storage_retry(struct vm *vm)
+{
+    for (unsigned i = 0; i < VM_MAX_CONTROLLERS; i++)
+        storvsp_retry_now(vm->storage[i]);
+}
+
 int vm_storage_attach(struct vm *vm, const struct vmbus_device_desc **descs, unsigned n,
                       unsigned cap)
 {
@@ -146,6 +171,7 @@ int vm_storage_attach(struct vm *vm, const struct vmbus_device_desc **descs, uns
                          d->controller);
                 return -1;
             }
+            storvsp_set_space_hook(*c, disk_full_hook, vm, STORVSP_NOSPACE_RETRY_MS);
             descs[n++] = storvsp_desc(*c);
         }
         unsigned flags = (d->ro ? SCSI_DISK_RO : 0) | (d->dvd ? SCSI_DISK_CDROM : 0);

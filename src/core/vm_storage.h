@@ -39,6 +39,9 @@ int vm_storage_add_disk(struct vm *vm, const char *path, bool ro, int controller
                         unsigned *placed, char *err, size_t errlen);
 int vm_storage_remove_disk(struct vm *vm, unsigned controller, unsigned lun, char *err,
                            size_t errlen);
+/* A guest write that found the host disk full pauses the VM (state "paused-disk-full"
+ * in vm->disk_full) and is retried every second; this retries now (viridian vm resume). */
+void vm_storage_retry(struct vm *vm);
 /* Before vmbus_destroy(): ends the I/O workers. */
 void vm_storage_stop(struct vm *vm);
 /* After vmbus_destroy(). */

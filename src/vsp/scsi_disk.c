@@ -3,6 +3,7 @@
 #include "vsp/scsi_disk.h"
 #include "vsp/scsi_priv.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,6 +283,13 @@ static void mode_sense(struct scsi_disk *sd, struct scsi_cmd *c, bool ten)
     scsi_reply(c, r, n, alloc);
 }
 
+/* A failed write: MEDIUM ERROR, marked retryable when the host ran out of space. */
+static void write_failed(struct scsi_cmd *c, int rc)
+{
+    scsi_set_sense(c, SENSE_MEDIUM_ERROR, ASC_WRITE_ERROR, 0);
+    c->no_space = rc == -ENOSPC || rc == -EDQUOT;
+}
+
 /* Checks [lba, lba+n) against the disk; false with sense set if out of range. */
 static bool lba_ok(struct scsi_disk *sd, struct scsi_cmd *c, uint64_t lba, uint64_t n)
 {
@@ -323,8 +331,12 @@ static void read_write(struct scsi_disk *sd, struct scsi_cmd *c, uint64_t lba, u
             rc = disk_flush(sd->disk);
     } else
         rc = disk_read(sd->disk, off, c->buf, bytes);
+    if (rc && write) {
+        write_failed(c, rc);
+        return;
+    }
     if (rc) {
-        scsi_set_sense(c, SENSE_MEDIUM_ERROR, write ? ASC_WRITE_ERROR : ASC_UNRECOVERED_READ, 0);
+        scsi_set_sense(c, SENSE_MEDIUM_ERROR, ASC_UNRECOVERED_READ, 0);
         return;
     }
     c->xfer = (uint32_t)bytes;
@@ -384,9 +396,10 @@ static void write_same(struct scsi_disk *sd, struct scsi_cmd *c, uint64_t lba, u
         memcpy(chunk + (size_t)i * bs, c->buf, bs);
     for (uint32_t done = 0; done < n;) {
         uint32_t k = n - done < per ? n - done : per;
-        if (disk_write(sd->disk, (lba + done) * bs, chunk, (size_t)k * bs)) {
+        int rc = disk_write(sd->disk, (lba + done) * bs, chunk, (size_t)k * bs);
+        if (rc) {
             free(chunk);
-            scsi_set_sense(c, SENSE_MEDIUM_ERROR, ASC_WRITE_ERROR, 0);
+            write_failed(c, rc);
             return;
         }
         done += k;
@@ -420,6 +433,7 @@ void scsi_disk_exec(struct scsi_disk *sd, struct scsi_cmd *c)
     c->status = SCSI_STATUS_GOOD;
     c->sense_len = 0;
     c->xfer = 0;
+    c->no_space = false;
     if (!cdb_len_for(op) || c->cdb_len < cdb_len_for(op)) {
         scsi_set_sense(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE, 0);
         return;
@@ -462,10 +476,12 @@ void scsi_disk_exec(struct scsi_disk *sd, struct scsi_cmd *c)
     case 0x8F: /* VERIFY(16) */
         lba_ok(sd, c, get64(cdb + 2), get32(cdb + 10));
         return;
-    case 0x35: case 0x91: /* SYNCHRONIZE CACHE(10)/(16) */
-        if (!sd->ro && disk_flush(sd->disk))
-            scsi_set_sense(c, SENSE_MEDIUM_ERROR, ASC_WRITE_ERROR, 0);
+    case 0x35: case 0x91: { /* SYNCHRONIZE CACHE(10)/(16) */
+        int rc = sd->ro ? 0 : disk_flush(sd->disk);
+        if (rc)
+            write_failed(c, rc);
         return;
+    }
     case 0x42:
         if (sd->unmap)
             unmap(sd, c);

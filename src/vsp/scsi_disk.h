@@ -50,6 +50,9 @@ struct scsi_cmd {
     uint8_t status;         /* SCSI status */
     uint8_t sense[SCSI_SENSE_LEN];
     uint8_t sense_len;      /* 0 unless CHECK CONDITION */
+    bool no_space;          /* a write failed for lack of host space (ENOSPC, EDQUOT): the
+                             * sense says MEDIUM ERROR, but the transport may instead run
+                             * the same command again later (storvsp does: VM paused) */
 };
 
 #define SCSI_DISK_RO    1u

@@ -285,6 +285,25 @@ int storvsp_change_medium(struct storvsp *c, unsigned lun, struct disk *d, struc
     return ok ? 0 : -1;
 }
 
+void storvsp_set_space_hook(struct storvsp *c, storvsp_space_hook fn, void *ctx,
+                            unsigned retry_ms)
+{
+    c->space_hook = fn;
+    c->space_ctx = ctx;
+    c->retry_ms = retry_ms ? retry_ms : STORVSP_NOSPACE_RETRY_MS;
+}
+
+void storvsp_retry_now(struct storvsp *c)
+{
+    if (!c)
+        return;
+    for (unsigned i = 0; i <= c->max_subchannels; i++) {
+        pthread_mutex_lock(&c->queues[i].mu);
+        pthread_cond_broadcast(&c->queues[i].cv);
+        pthread_mutex_unlock(&c->queues[i].mu);
+    }
+}
+
 const struct vmbus_device_desc *storvsp_desc(struct storvsp *c)
 {
     return &c->desc;

@@ -44,6 +44,18 @@ int storvsp_change_medium(struct storvsp *c, unsigned lun, struct disk *d, struc
  * (add) or empty (remove), or no memory. */
 int storvsp_hot_add(struct storvsp *c, unsigned lun, struct disk *d, unsigned flags);
 int storvsp_hot_remove(struct storvsp *c, unsigned lun, struct disk **old);
+/* Disk full, as Hyper-V handles it (it pauses the VM rather than fail the guest's
+ * write): a write that fails with ENOSPC or EDQUOT is held by its worker, which calls
+ * hook(ctx, controller, lun, true) (the caller pauses the VM), runs it again every
+ * `retry_ms` or at storvsp_retry_now(), and calls hook(..., false) once it went through
+ * (completing it normally) or the controller stops. Without a hook such a write fails
+ * with MEDIUM ERROR like any other I/O error. Set before the guest runs. */
+typedef void (*storvsp_space_hook)(void *ctx, unsigned controller, unsigned lun, bool waiting);
+#define STORVSP_NOSPACE_RETRY_MS 1000u
+void storvsp_set_space_hook(struct storvsp *c, storvsp_space_hook fn, void *ctx,
+                            unsigned retry_ms);
+/* Wakes writes waiting for space to try again now. */
+void storvsp_retry_now(struct storvsp *c);
 const struct vmbus_device_desc *storvsp_desc(struct storvsp *c);
 /* Ends the workers (in-flight SRBs finish, queued ones are dropped). No lock held. */
 void storvsp_stop(struct storvsp *c);

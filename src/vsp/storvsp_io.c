@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "vsp/storvsp_priv.h"
@@ -80,6 +81,26 @@ static void report_luns(struct storvsp *c, const struct vmscsi_request *srb, str
     scsi_report_luns(cmd, luns, n);
 }
 
+/* A write waiting for host space: sleeps retry_ms (or until storvsp_retry_now, or a new
+ * request wakes the queue). false when the queue is stopping. */
+static bool wait_for_retry(struct storvsp *c, struct storvsp_queue *q)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += c->retry_ms / 1000;
+    until.tv_nsec += (long)(c->retry_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&q->mu);
+    if (!q->stop)
+        pthread_cond_timedwait(&q->cv, &q->mu, &until);
+    bool go_on = !q->stop;
+    pthread_mutex_unlock(&q->mu);
+    return go_on;
+}
+
 void storvsp_execute_srb(struct storvsp *c, struct storvsp_queue *q, struct storvsp_req *r)
 {
     const struct guest_mem *gm = vmbus_channel_gmem(q->ch);
@@ -108,20 +129,30 @@ void storvsp_execute_srb(struct storvsp *c, struct storvsp_queue *q, struct stor
     struct scsi_cmd cmd = { .cdb = cdb, .cdb_len = srb->cdb_length, .buf = q->bounce,
                             .buf_len = len, .data_out = out };
     unsigned lun = srb->lun;
-    bool present = false;
+    bool present = false, waited = false;
     if (cdb[0] == 0xA0) { /* REPORT LUNS: answered by the controller, any LUN */
         report_luns(c, srb, &cmd);
         present = true;
     } else if (srb->path_id == 0 && srb->target_id == 0 && lun < STORVSP_MAX_LUNS) {
-        /* the LUN's lock keeps its target (and disk) from being swapped or removed
-         * while the command runs */
-        pthread_mutex_lock(&c->lun_lock[lun]);
-        struct scsi_disk *sd = c->luns[lun];
-        if (sd) {
-            scsi_disk_exec(sd, &cmd);
-            present = true;
+        for (;;) {
+            /* the LUN's lock keeps its target (and disk) from being swapped or removed
+             * while the command runs */
+            pthread_mutex_lock(&c->lun_lock[lun]);
+            struct scsi_disk *sd = c->luns[lun];
+            present = sd != NULL;
+            if (sd)
+                scsi_disk_exec(sd, &cmd);
+            pthread_mutex_unlock(&c->lun_lock[lun]);
+            if (!present || !cmd.no_space || !c->space_hook)
+                break;
+            if (!waited)
+                c->space_hook(c->space_ctx, c->index, lun, true);
+            waited = true;
+            if (!wait_for_retry(c, q))
+                break; /* stopping: the write fails with its MEDIUM ERROR */
         }
-        pthread_mutex_unlock(&c->lun_lock[lun]);
+        if (waited)
+            c->space_hook(c->space_ctx, c->index, lun, false);
     }
     if (!present && cdb[0] == 0x12)
         scsi_inquiry_no_lun(&cmd);

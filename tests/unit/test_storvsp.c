@@ -1,6 +1,8 @@
 /* The storage VSP end to end without KVM: the test plays Linux 6.1's storvsc (init
  * sequence, SRBs as INBAND or GPA-direct packets with data in fake guest RAM) against a
  * controller with raw disks. */
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,10 +56,9 @@ static int wait_read(struct guest_ring *in, uint16_t *type, uint64_t *tid, void 
     return -1;
 }
 
-/* Sends one vstor packet (GPA-direct over npages at DATA_PAGE + offset when len > 0) and
- * returns the completion's payload length; the completion lands in *resp. */
-static int sv_send(struct sv *s, struct vstor_packet *req, uint32_t offset, uint32_t len,
-                   struct vstor_packet *resp)
+/* Posts one vstor packet (GPA-direct over the pages at DATA_PAGE + offset when len > 0);
+ * returns its transaction id. */
+static uint64_t sv_post(struct sv *s, struct vstor_packet *req, uint32_t offset, uint32_t len)
 {
     uint64_t tid = ++s->tid;
     if (len || offset) {
@@ -76,6 +77,12 @@ static int sv_send(struct sv *s, struct vstor_packet *req, uint32_t offset, uint
     } else
         CHECK(tg_ring_write(&s->out, VMBUS_PACKET_DATA_INBAND, tid, req, sizeof(*req)) >= 0);
     CHECK_EQ(tg_signal(&s->g, s->conn ? s->conn : 0x2001), 0);
+    return tid;
+}
+
+/* Waits for the completion of `tid` into *resp; returns its payload length. */
+static int sv_wait(struct sv *s, uint64_t tid, struct vstor_packet *resp)
+{
     uint16_t type;
     uint64_t rtid;
     memset(resp, 0xEE, sizeof(*resp));
@@ -83,6 +90,13 @@ static int sv_send(struct sv *s, struct vstor_packet *req, uint32_t offset, uint
     CHECK_EQ(type, VMBUS_PACKET_COMP);
     CHECK_EQ(rtid, tid);
     return n;
+}
+
+/* Sends one vstor packet and returns the completion's payload length (in *resp). */
+static int sv_send(struct sv *s, struct vstor_packet *req, uint32_t offset, uint32_t len,
+                   struct vstor_packet *resp)
+{
+    return sv_wait(s, sv_post(s, req, offset, len), resp);
 }
 
 static uint32_t sv_op(struct sv *s, uint32_t op, uint16_t version, struct vstor_packet *resp)
@@ -703,6 +717,115 @@ TEST(storvsp_hot_add_remove)
     CHECK_EQ(be32(buf), 2 * 8);
     sv_free(&s);
     disk_close(extra);
+}
+
+/* A test double backend: fails writes with ENOSPC (or EIO) until told otherwise. */
+static _Atomic int fake_errno;
+static uint8_t fake_data[1u << 20];
+
+static int fake_rw(struct disk *d, uint64_t off, void *buf, size_t len)
+{
+    memcpy(buf, fake_data + off, len);
+    return 0;
+}
+
+static int fake_write(struct disk *d, uint64_t off, const void *buf, size_t len)
+{
+    int e = atomic_load(&fake_errno);
+    if (e)
+        return -e;
+    memcpy(fake_data + off, buf, len);
+    return 0;
+}
+
+static int fake_flush(struct disk *d)
+{
+    return 0;
+}
+
+static const struct disk_format fake_fmt = { .name = "fake", .read = fake_rw,
+                                             .write = fake_write, .flush = fake_flush };
+
+struct space_rec {
+    _Atomic int waiting, done;
+};
+
+static void space_hook(void *ctx, unsigned controller, unsigned lun, bool waiting)
+{
+    struct space_rec *r = ctx;
+    CHECK_EQ(lun, 9u);
+    atomic_fetch_add(waiting ? &r->waiting : &r->done, 1);
+}
+
+/* Disk full: a write that fails with ENOSPC is held (the hook pauses the VM), retried,
+ * and completed normally once space is back; EIO (and ENOSPC without a hook) still
+ * fail at once with MEDIUM ERROR. */
+TEST(storvsp_disk_full_holds_and_retries)
+{
+    struct sv s;
+    struct vstor_packet r;
+    static struct disk fake = { .fmt = &fake_fmt, .path = (char *)"fake",
+                                .info = { .virtual_size = sizeof(fake_data),
+                                          .logical_sector_size = 512,
+                                          .physical_sector_size = 512 } };
+    struct space_rec rec = { 0 };
+    sv_setup(&s, true);
+    CHECK_EQ(storvsp_attach_disk(s.c, 9, &fake, 0), 0);
+    uint8_t *buf = data_buf(&s);
+    static const uint8_t wr[10] = { 0x2A, 0, 0, 0, 0, 8, 0, 0, 1, 0 };
+
+    atomic_store(&fake_errno, ENOSPC); /* no hook: fails like any I/O error */
+    srb(&s, 9, wr, 10, VSTOR_WRITE_TYPE, 0, 512, &r);
+    check_sense(&r, SENSE_MEDIUM_ERROR, 0x0C);
+
+    storvsp_set_space_hook(s.c, space_hook, &rec, 20);
+    atomic_store(&fake_errno, EIO); /* other errors still fail at once */
+    srb(&s, 9, wr, 10, VSTOR_WRITE_TYPE, 0, 512, &r);
+    check_sense(&r, SENSE_MEDIUM_ERROR, 0x0C);
+    CHECK_EQ(atomic_load(&rec.waiting), 0);
+
+    atomic_store(&fake_errno, ENOSPC);
+    memset(buf, 0x5A, 512);
+    struct vstor_packet p = { .operation = VSTOR_OP_EXECUTE_SRB,
+                              .flags = VSTOR_FLAG_REQUEST_COMPLETION };
+    p.vm_srb.length = sizeof(p.vm_srb);
+    p.vm_srb.lun = 9;
+    p.vm_srb.cdb_length = 10;
+    p.vm_srb.sense_info_length = VSTOR_SENSE_MAX;
+    p.vm_srb.data_in = VSTOR_WRITE_TYPE;
+    p.vm_srb.data_transfer_length = 512;
+    memcpy(p.vm_srb.cdb, wr, 10);
+    uint64_t tid = sv_post(&s, &p, 0, 512);
+    for (int i = 0; i < 2000 && !atomic_load(&rec.waiting); i++)
+        usleep(1000);
+    CHECK_EQ(atomic_load(&rec.waiting), 1);
+    usleep(100000); /* several retries: still held, no completion */
+    uint16_t type;
+    uint64_t rtid;
+    CHECK_EQ(tg_ring_read(&s.in, &type, &rtid, &r, sizeof(r)), -1);
+    CHECK_EQ(atomic_load(&rec.done), 0);
+    CHECK_EQ(atomic_load(&rec.waiting), 1); /* one pause per held write */
+
+    atomic_store(&fake_errno, 0);
+    storvsp_retry_now(s.c);
+    CHECK_EQ(sv_wait(&s, tid, &r), 64);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    CHECK_EQ(r.vm_srb.scsi_status, SCSI_STATUS_GOOD);
+    CHECK_EQ(r.vm_srb.data_transfer_length, 512);
+    CHECK_EQ(atomic_load(&rec.done), 1);
+    CHECK_EQ(fake_data[8 * 512], 0x5A);
+    CHECK_EQ(fake_data[9 * 512 - 1], 0x5A);
+
+    /* a write held when the controller stops fails (and the hook is balanced) */
+    atomic_store(&fake_errno, ENOSPC);
+    sv_post(&s, &p, 0, 512);
+    for (int i = 0; i < 2000 && atomic_load(&rec.waiting) < 2; i++)
+        usleep(1000);
+    CHECK_EQ(atomic_load(&rec.waiting), 2);
+    storvsp_stop(s.c);
+    CHECK_EQ(atomic_load(&rec.done), 2);
+    sv_free(&s);
+    atomic_store(&fake_errno, 0);
 }
 
 TEST(storvsp_completions_wait_for_ring_space)
