@@ -2,8 +2,10 @@
  * READ TOC, GET CONFIGURATION, GET EVENT STATUS NOTIFICATION, ...). The disc is the
  * whole image as one data track; the host can eject it and insert another.
  *
- * Media changes as Linux 6.1's sr sees them (sr_check_events, run on open and by the
- * block layer's disk-events poll when events_poll_msecs is set, e.g. 2 s by udev): it
+ * Media changes as Linux 6.1's sr sees them (sr_check_events, run when the device is
+ * opened - shown by tests/lab/storage_hotplug.sh - and by the block layer's disk-events
+ * poll when events_poll_msecs is non-zero, which udev rules commonly set; the poll path
+ * is not tested here): it
  * sends GET EVENT STATUS NOTIFICATION (media class; NewMedia/MediaRemoval mean
  * "changed") and TEST UNIT READY (UNIT ATTENTION 28/00 marks the device changed;
  * NOT READY 3A/00 means no disc). So an insert queues a NewMedia event and one UNIT
