@@ -89,12 +89,13 @@ static void signal_efd(struct disk_aio *a)
         ;
 }
 
-/* mu held */
-static void complete(struct disk_aio *a, struct aio_req *r, int result)
+/* mu held. wake: the completion happens outside disk_aio_reap(), which must be told. */
+static void complete(struct disk_aio *a, struct aio_req *r, int result, bool wake)
 {
     r->result = result;
     q_push(&a->done, r);
-    signal_efd(a);
+    if (wake)
+        signal_efd(a);
 }
 
 /* mu held */
@@ -202,7 +203,7 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&a->mu);
         if (r->r.op == DISK_AIO_DISCARD)
             a->barriers--;
-        complete(a, r, rc);
+        complete(a, r, rc, true);
     }
     pthread_mutex_unlock(&a->mu);
     return NULL;
@@ -356,7 +357,7 @@ static void dispatch_rw(struct disk_aio *a, struct aio_req *r)
         for (int i = 0; i < r->r.iovcnt; i++)
             memset(r->iov[i].iov_base, 0, r->iov[i].iov_len);
         a->st.zero++;
-        complete(a, r, 0);
+        complete(a, r, 0, true);
         return;
     }
     struct io_uring_sqe *sqe;
@@ -444,11 +445,11 @@ int disk_aio_reap(struct disk_aio *a)
         if (res >= 0 && (uint64_t)res == r->len) {
             if (r->r.op == DISK_AIO_WRITE)
                 a->fast_writes_done++;
-            complete(a, r, 0);
+            complete(a, r, 0, false);
         } else if (res >= 0 || res == -EAGAIN || res == -EINTR) {
             to_worker(a, r); /* short transfer: redo it the sync way (idempotent) */
         } else {
-            complete(a, r, res);
+            complete(a, r, res, false);
         }
     }
     release_fences(a);
