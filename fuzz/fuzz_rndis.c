@@ -3,11 +3,14 @@
  * every pointer the parser returns must lie inside the message, and each parsed
  * PACKET is rebuilt with rndis_build_packet (as the host would echo it to another VM)
  * and parsed back to the same frame and tags. QUERY/SET info buffers are echoed into
- * a QUERY_CMPLT. The input is copied to an exact-size heap buffer. */
+ * a QUERY_CMPLT, and every control message goes through the RNDIS device model
+ * (rndis_dev.c), whose reply must parse as a well-formed completion.
+ * The input is copied to an exact-size heap buffer. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "vsp/rndis.h"
+#include "vsp/rndis_dev.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -36,6 +39,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!buf)
         return 0;
     memcpy(buf, data, size);
+    static const uint8_t mac[6] = { 0, 0x15, 0x5d, 0, 0, 1 };
+    struct rndis_dev dev;
+    rndis_dev_init(&dev, mac);
     size_t pos = 0;
     while (pos < size) {
         struct rndis_msg m;
@@ -55,6 +61,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t n = rndis_build_query_complete(reply, sizeof(reply), m.req_id, 0, m.oid.info,
                                                   m.oid.info_len);
             if (n != (m.oid.info_len <= 512 ? 24 + m.oid.info_len : 0))
+                abort();
+        }
+        uint8_t resp[300];
+        size_t rn = rndis_dev_control(&dev, &m, resp, sizeof(resp));
+        if (rn) {
+            uint32_t t, l;
+            memcpy(&t, resp, 4);
+            memcpy(&l, resp + 4, 4);
+            if (rn < 16 || l != rn || !(t & RNDIS_MSG_COMPLETION) || (t & 0xFF) != (m.type & 0xFF))
                 abort();
         }
         pos += m.len;
