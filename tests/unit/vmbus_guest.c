@@ -140,20 +140,44 @@ static void ring_copy_out(struct guest_ring *r, uint32_t off, void *dst, uint32_
 int tg_ring_write(struct guest_ring *r, uint16_t type, uint64_t trans_id, const void *data,
                   uint32_t len)
 {
+    return tg_ring_write_ext(r, type, trans_id, NULL, 0, data, len);
+}
+
+int tg_ring_write_ext(struct guest_ring *r, uint16_t type, uint64_t trans_id, const void *hdr,
+                      uint32_t hdr_len, const void *data, uint32_t len)
+{
     uint32_t w = *tg_ring_field(r, 0), rd = *tg_ring_field(r, 4);
-    uint32_t pktlen = (16 + len + 7) & ~7u, total = pktlen + 8;
+    uint32_t off = 16 + hdr_len;
+    uint32_t pktlen = (off + len + 7) & ~7u, total = pktlen + 8;
     uint32_t used = w >= rd ? w - rd : r->size - rd + w;
     if (r->size - used <= total)
         return -1;
-    struct vmbus_packet_desc d = { .type = type, .offset8 = 2, .len8 = (uint16_t)(pktlen / 8),
-                                   .flags = 1, .trans_id = trans_id };
+    struct vmbus_packet_desc d = { .type = type, .offset8 = (uint16_t)(off / 8),
+                                   .len8 = (uint16_t)(pktlen / 8), .flags = 1,
+                                   .trans_id = trans_id };
     ring_copy_in(r, w, &d, 16);
-    ring_copy_in(r, w + 16, data, len);
-    ring_copy_in(r, w + 16 + len, NULL, pktlen - 16 - len);
+    if (hdr_len)
+        ring_copy_in(r, w + 16, hdr, hdr_len);
+    ring_copy_in(r, w + off, data, len);
+    ring_copy_in(r, w + off + len, NULL, pktlen - off - len);
     uint64_t trailer = (uint64_t)w << 32;
     ring_copy_in(r, w + pktlen, &trailer, 8);
     *tg_ring_field(r, 0) = (w + total) % r->size;
     return !*tg_ring_field(r, 8) && w == rd;
+}
+
+int tg_ring_read_raw(struct guest_ring *r, void *buf, uint32_t cap)
+{
+    uint32_t w = *tg_ring_field(r, 0), rd = *tg_ring_field(r, 4);
+    if (w == rd)
+        return -1;
+    struct vmbus_packet_desc d;
+    ring_copy_out(r, rd, &d, 16);
+    uint32_t plen = d.len8 * 8u;
+    uint32_t n = plen < cap ? plen : cap;
+    ring_copy_out(r, rd, buf, n);
+    *tg_ring_field(r, 4) = (rd + plen + 8) % r->size;
+    return (int)plen;
 }
 
 int tg_ring_read(struct guest_ring *r, uint16_t *type, uint64_t *trans_id, void *buf,
