@@ -143,7 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct netvsp n;
     static const uint8_t mac[6] = { 0, 0x15, 0x5d, 0, 0, 1 };
     struct vmbus_guid inst = { { 9 } };
-    netvsp_init(&n, "fz-netvsp", &inst, mac, NULL);
+    netvsp_init(&n, "fz-netvsp", &inst, mac, NULL, NULL, NULL);
     const struct vmbus_device_desc *devs[] = { &n.desc };
     vm.host = vmbus_create(vm.hv, &vm.gm, devs, 1);
 

@@ -183,6 +183,43 @@ static long gather(struct netvsp *n, const struct vmbus_packet *pkt, const struc
     return (long)pos;
 }
 
+int netvsp_tap_tx(void *tap, const void *frame, uint32_t len)
+{
+    ssize_t n = tap_write_frame(tap, frame, len);
+    return n < 0 ? (int)n : 0;
+}
+
+/* A frame from the guest, under the port's policy, to the backend. */
+static void guest_frame(struct netvsp *n, const uint8_t *frame, uint32_t len)
+{
+    uint8_t tagged[NETVSP_MAX_RNDIS + 4];
+    if (len < 14 || len > NETVSP_MAX_RNDIS) {
+        n->stats.tx_dropped++;
+        return;
+    }
+    if (!n->port.allow_mac_spoofing && memcmp(frame + 6, n->rndis.mac, 6)) {
+        n->stats.tx_spoofed++;
+        return;
+    }
+    if (n->port.vlan_id) {
+        /* the guest does not choose its VLAN: a frame it tagged itself is dropped */
+        if (frame[12] == 0x81 && frame[13] == 0x00) {
+            n->stats.tx_dropped++;
+            return;
+        }
+        memcpy(tagged, frame, 12);
+        tagged[12] = 0x81, tagged[13] = 0x00;
+        tagged[14] = (uint8_t)(n->port.vlan_id >> 8), tagged[15] = (uint8_t)n->port.vlan_id;
+        memcpy(tagged + 16, frame + 12, len - 12);
+        frame = tagged;
+        len += 4;
+    }
+    if (n->tx && n->tx(n->tx_ctx, frame, len) == 0)
+        n->stats.tx_frames++;
+    else
+        n->stats.tx_dropped++;
+}
+
 /* Every RNDIS message in the gathered bytes: 0, or -EINVAL at the first bad one. */
 static int handle_rndis(struct netvsp *n, size_t len)
 {
@@ -194,10 +231,7 @@ static int handle_rndis(struct netvsp *n, size_t len)
         if (rndis_parse(n->scratch + pos, len - pos, &r))
             return -EINVAL;
         if (r.type == RNDIS_MSG_PACKET) {
-            if (n->tap && tap_write_frame(n->tap, r.packet.frame, r.packet.frame_len) >= 0)
-                n->stats.tx_frames++;
-            else
-                n->stats.tx_dropped++;
+            guest_frame(n, r.packet.frame, r.packet.frame_len);
         } else {
             uint8_t resp[320];
             size_t rl = rndis_dev_control(&n->rndis, &r, resp, sizeof(resp));
@@ -269,7 +303,8 @@ static void nv_packet(struct vmbus_channel *ch, const struct vmbus_packet *pkt)
 }
 
 void netvsp_init(struct netvsp *n, const char *name, const struct vmbus_guid *instance,
-                 const uint8_t mac[6], struct tap *tap)
+                 const uint8_t mac[6], netvsp_tx_fn tx, void *tx_ctx,
+                 const struct netvsp_port *port)
 {
     memset(n, 0, sizeof(*n));
     n->desc.name = name;
@@ -280,7 +315,10 @@ void netvsp_init(struct netvsp *n, const char *name, const struct vmbus_guid *in
     n->desc.open = nv_open;
     n->desc.close = nv_close;
     n->desc.on_packet = nv_packet;
-    n->tap = tap;
+    n->tx = tx;
+    n->tx_ctx = tx_ctx;
+    if (port)
+        n->port = *port;
     n->scratch = malloc(NETVSP_MAX_RNDIS);
     rndis_dev_init(&n->rndis, mac);
 }
@@ -294,9 +332,22 @@ void netvsp_free(struct netvsp *n)
 
 int netvsp_deliver_frame(struct netvsp *n, const void *frame, uint32_t len)
 {
-    uint8_t msg[NETVSP_RECV_SUB_ALLOC];
+    uint8_t msg[NETVSP_RECV_SUB_ALLOC], untagged[NETVSP_RECV_SUB_ALLOC];
+    const uint8_t *f = frame;
     if (len < 14)
         return -EINVAL;
+    if (n->port.vlan_id) {
+        /* access port: only frames of its VLAN, delivered untagged */
+        if (len < 18 || f[12] != 0x81 || f[13] != 0x00 ||
+            (((f[14] << 8) | f[15]) & 0xFFF) != n->port.vlan_id)
+            return -EPERM;
+        if (len - 4 > sizeof(untagged))
+            return -EMSGSIZE;
+        memcpy(untagged, f, 12);
+        memcpy(untagged + 12, f + 16, len - 16);
+        frame = untagged;
+        len -= 4;
+    }
     if (rndis_packet_size(len, NULL) > sizeof(msg))
         return -EMSGSIZE;
     int ret;

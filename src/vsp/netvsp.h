@@ -23,8 +23,22 @@
 #define NETVSP_SEND_SECTION 6144     /* send-buffer section size (as openvmm) */
 #define NETVSP_MAX_RNDIS 65536       /* largest RNDIS message batch accepted from the guest */
 
+/* Where frames from the guest go: 0 or a negative errno (counted as dropped). */
+typedef int (*netvsp_tx_fn)(void *ctx, const void *frame, uint32_t len);
+/* The TAP backend: ctx is a struct tap *. */
+int netvsp_tap_tx(void *tap, const void *frame, uint32_t len);
+
+/* Port policy, as a Hyper-V switch port's: by default the guest may only send from its
+ * own MAC; with a VLAN the port is an access port (frames leave tagged with VID, only
+ * frames tagged VID come in, untagged). */
+struct netvsp_port {
+    bool allow_mac_spoofing;
+    uint16_t vlan_id; /* 0: none */
+};
+
 struct netvsp_stats {
     uint64_t tx_frames, tx_dropped; /* guest -> host */
+    uint64_t tx_spoofed;            /* dropped: source MAC not the port's */
     uint64_t rx_frames, rx_dropped; /* host -> guest */
     uint64_t bad_packets;           /* malformed NVSP/RNDIS from the guest */
 };
@@ -32,7 +46,9 @@ struct netvsp_stats {
 struct netvsp {
     struct vmbus_device_desc desc; /* ctx = this; register &desc with the VMBus host */
     struct rndis_dev rndis;
-    struct tap *tap;               /* NULL: frames from the guest are counted and dropped */
+    netvsp_tx_fn tx;               /* NULL: frames from the guest are counted and dropped */
+    void *tx_ctx;
+    struct netvsp_port port;
     struct vmbus_channel *ch;      /* the open primary channel, or NULL */
     uint32_t version;              /* negotiated NVSP version, 0 before INIT */
     uint32_t ndis_major, ndis_minor, mtu;
@@ -45,13 +61,17 @@ struct netvsp {
     struct netvsp_stats stats;
 };
 
-/* Fill N (desc with the netvsc class GUID and INSTANCE, callbacks, ctx). TAP may be NULL. */
+/* Fill N (desc with the netvsc class GUID and INSTANCE, callbacks, ctx); guest frames
+ * go to TX(TX_CTX) (e.g. netvsp_tap_tx with a struct tap *; TX may be NULL). PORT may
+ * be NULL (defaults: no spoofing, no VLAN). */
 void netvsp_init(struct netvsp *n, const char *name, const struct vmbus_guid *instance,
-                 const uint8_t mac[6], struct tap *tap);
+                 const uint8_t mac[6], netvsp_tx_fn tx, void *tx_ctx,
+                 const struct netvsp_port *port);
 void netvsp_free(struct netvsp *n);
-/* Host -> guest: one Ethernet frame. 0; -ENOTCONN before the guest set up its receive
- * buffer and RNDIS; -EAGAIN no free sub-allocation or ring space (dropped, counted);
- * -EMSGSIZE too big; -EPERM the guest's packet filter refuses it. Takes the channel
+/* Host -> guest: one Ethernet frame (as the switch has it: tagged if the port has a
+ * VLAN). 0; -ENOTCONN before the guest set up its receive buffer and RNDIS; -EAGAIN no
+ * free sub-allocation or ring space (dropped, counted); -EMSGSIZE too big; -EPERM the
+ * guest's packet filter or the port's VLAN refuses it. Takes the channel
  * lock, so it may be called from any thread. */
 int netvsp_deliver_frame(struct netvsp *n, const void *frame, uint32_t len);
 /* Link state as the guest sees it (INDICATE_STATUS when it is listening). */

@@ -27,7 +27,20 @@ struct ng {
     struct netvsp n;
     struct guest_ring out, in;
     uint64_t tid;
+    uint8_t sent[2048]; /* the last frame the VSP passed to its backend */
+    uint32_t sent_len, sent_count;
 };
+
+static int capture(void *ctx, const void *frame, uint32_t len)
+{
+    struct ng *f = ctx;
+    if (len > sizeof(f->sent))
+        return -EMSGSIZE;
+    memcpy(f->sent, frame, len);
+    f->sent_len = len;
+    f->sent_count++;
+    return 0;
+}
 
 static uint32_t get32(const void *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static void put32(void *p, uint32_t v) { memcpy(p, &v, 4); }
@@ -141,11 +154,11 @@ static uint64_t send_rndis_section(struct ng *f, uint32_t sec, const void *msg, 
     return send_nvsp(f, NVSP_MSG1_SEND_RNDIS_PKT, channel_type, sec, len);
 }
 
-static void ng_setup(struct ng *f)
+static void ng_setup(struct ng *f, const struct netvsp_port *port)
 {
     memset(f, 0, sizeof(*f));
     struct vmbus_guid inst = { { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 } };
-    netvsp_init(&f->n, "netvsp-test", &inst, MAC, NULL);
+    netvsp_init(&f->n, "netvsp-test", &inst, MAC, capture, f, port);
     const struct vmbus_device_desc *devs[] = { &f->n.desc };
     tg_init(&f->g, 1, devs, 1);
     CHECK_EQ(tg_connect(&f->g, VMBUS_VERSION_WIN10_V5_3), 1);
@@ -244,7 +257,7 @@ static uint32_t oid(struct ng *f, uint32_t type, uint32_t req, uint32_t oidv, co
 TEST(netvsp_linux_probe_and_queries)
 {
     struct ng f;
-    ng_setup(&f);
+    ng_setup(&f, NULL);
     ng_probe(&f);
     uint8_t r[300];
     CHECK_EQ(oid(&f, RNDIS_MSG_QUERY, 2, RNDIS_OID_802_3_PERMANENT_ADDRESS, NULL, 0, r), 0);
@@ -267,7 +280,7 @@ TEST(netvsp_linux_probe_and_queries)
 TEST(netvsp_rejects_unknown_nvsp_version)
 {
     struct ng f;
-    ng_setup(&f);
+    ng_setup(&f, NULL);
     uint8_t raw[512];
     uint64_t t = send_nvsp(&f, NVSP_MSG_INIT, 0x70000, 0x70000, 0);
     const uint8_t *p = expect_comp(&f, raw, t, NVSP_MSG_INIT_COMPLETE);
@@ -293,7 +306,7 @@ static size_t eth_frame(uint8_t *fr, const uint8_t *dst, uint32_t len)
 TEST(netvsp_frames_both_ways)
 {
     struct ng f;
-    ng_setup(&f);
+    ng_setup(&f, NULL);
     ng_probe(&f);
     uint8_t fr[1514], r[300], raw[512];
     static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
@@ -339,23 +352,40 @@ TEST(netvsp_frames_both_ways)
     ng_signal(&f);
     CHECK_EQ(netvsp_deliver_frame(&f.n, fr, 100), 0);
 
-    /* guest -> host data frame through a send section: completed (no TAP: dropped) */
+    /* guest -> host data frame through a send section: to the backend, completed */
     uint8_t pkt[200];
     eth_frame(fr, bcast, 60);
+    memcpy(fr + 6, MAC, 6);
     size_t pl = rndis_build_packet(pkt, sizeof(pkt), fr, 60, NULL);
     while (tg_ring_read_raw(&f.in, raw, sizeof(raw)) >= 0)
         ;
     uint64_t t = send_rndis_section(&f, 1, pkt, (uint32_t)pl, NVSP_CHANNEL_TYPE_DATA);
     p = expect_comp(&f, raw, t, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
     CHECK_EQ(get32(p + 4), NVSP_STAT_SUCCESS);
-    CHECK_EQ(f.n.stats.tx_dropped, 1);
+    CHECK_EQ(f.n.stats.tx_frames, 1);
+    CHECK_EQ(f.sent_len, 60);
+    CHECK(!memcmp(f.sent, fr, 60));
+    /* two frames batched in one section (max_pkt_per_msg 8): both go out */
+    size_t pl2 = rndis_build_packet(pkt + pl, sizeof(pkt) - pl, fr, 50, NULL);
+    t = send_rndis_section(&f, 2, pkt, (uint32_t)(pl + pl2), NVSP_CHANNEL_TYPE_DATA);
+    expect_comp(&f, raw, t, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+    CHECK_EQ(f.sent_count, 3);
+    CHECK_EQ(f.sent_len, 50);
+    /* MAC spoofing: a frame from another source MAC never reaches the switch */
+    fr[11] ^= 1;
+    pl = rndis_build_packet(pkt, sizeof(pkt), fr, 60, NULL);
+    t = send_rndis_section(&f, 1, pkt, (uint32_t)pl, NVSP_CHANNEL_TYPE_DATA);
+    p = expect_comp(&f, raw, t, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+    CHECK_EQ(get32(p + 4), NVSP_STAT_SUCCESS);
+    CHECK_EQ(f.n.stats.tx_spoofed, 1);
+    CHECK_EQ(f.sent_count, 3);
     ng_free(&f);
 }
 
 TEST(netvsp_link_indication_and_bad_input)
 {
     struct ng f;
-    ng_setup(&f);
+    ng_setup(&f, NULL);
     ng_probe(&f);
     uint8_t raw[512];
     CHECK_EQ(netvsp_set_link(&f.n, false), 0);
@@ -399,5 +429,49 @@ TEST(netvsp_link_indication_and_bad_input)
     uint8_t r[300];
     CHECK_EQ(oid(&f, RNDIS_MSG_QUERY, 9, RNDIS_OID_GEN_MEDIA_CONNECT_STATUS, NULL, 0, r), 0);
     CHECK_EQ(get32(r + 24), 1);
+    ng_free(&f);
+}
+
+TEST(netvsp_access_vlan_and_spoofing_allowed)
+{
+    struct ng f;
+    struct netvsp_port port = { .allow_mac_spoofing = true, .vlan_id = 42 };
+    ng_setup(&f, &port);
+    ng_probe(&f);
+    uint8_t r[300], raw[512], fr[200], pkt[300];
+    uint32_t filter = 0x0D;
+    CHECK_EQ(oid(&f, RNDIS_MSG_SET, 2, RNDIS_OID_GEN_CURRENT_PACKET_FILTER, &filter, 4, r), 0);
+    static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    /* out: tagged with VLAN 42 (any source MAC allowed on this port) */
+    eth_frame(fr, bcast, 60);
+    size_t pl = rndis_build_packet(pkt, sizeof(pkt), fr, 60, NULL);
+    uint64_t t = send_rndis_section(&f, 0, pkt, (uint32_t)pl, NVSP_CHANNEL_TYPE_DATA);
+    expect_comp(&f, raw, t, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+    CHECK_EQ(f.sent_len, 64);
+    CHECK(!memcmp(f.sent, fr, 12));
+    CHECK(f.sent[12] == 0x81 && f.sent[13] == 0x00 && f.sent[14] == 0 && f.sent[15] == 42);
+    CHECK(!memcmp(f.sent + 16, fr + 12, 48));
+    /* a frame the guest tagged itself is dropped */
+    uint8_t own[64];
+    memcpy(own, f.sent, 64);
+    pl = rndis_build_packet(pkt, sizeof(pkt), own, 64, NULL);
+    t = send_rndis_section(&f, 0, pkt, (uint32_t)pl, NVSP_CHANNEL_TYPE_DATA);
+    expect_comp(&f, raw, t, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+    CHECK_EQ(f.sent_count, 1);
+    /* in: only VLAN 42, delivered untagged */
+    CHECK_EQ(netvsp_deliver_frame(&f.n, fr, 60), -EPERM);
+    own[15] = 43;
+    CHECK_EQ(netvsp_deliver_frame(&f.n, own, 64), -EPERM);
+    own[15] = 42;
+    CHECK_EQ(netvsp_deliver_frame(&f.n, own, 64), 0);
+    uint32_t len;
+    const uint8_t *m = expect_rndis(&f, NVSP_CHANNEL_TYPE_DATA, &len);
+    struct rndis_msg pm;
+    if (m && rndis_parse(m, len, &pm) == 0) {
+        CHECK_EQ(pm.packet.frame_len, 60);
+        CHECK(!memcmp(pm.packet.frame, fr, 60));
+    } else {
+        CHECK(0);
+    }
     ng_free(&f);
 }
