@@ -381,3 +381,19 @@ int netvsp_set_link(struct netvsp *n, bool up)
     vmbus_channel_unlock(n->ch);
     return ret;
 }
+
+int netvsp_pump_tap(struct netvsp *n, struct tap *t, unsigned max)
+{
+    uint8_t frame[NETVSP_RECV_SUB_ALLOC];
+    unsigned got = 0;
+    while (got < max) {
+        ssize_t len = tap_read_frame(t, frame, sizeof(frame), NULL);
+        if (len == -EAGAIN)
+            break;
+        if (len < 0)
+            return (int)len;
+        got++;
+        netvsp_deliver_frame(n, frame, (uint32_t)len);
+    }
+    return (int)got;
+}

@@ -74,6 +74,11 @@ void netvsp_free(struct netvsp *n);
  * guest's packet filter or the port's VLAN refuses it. Takes the channel
  * lock, so it may be called from any thread. */
 int netvsp_deliver_frame(struct netvsp *n, const void *frame, uint32_t len);
+/* Host -> guest from a TAP: reads up to MAX frames from T (non-blocking) and delivers
+ * each (frames the guest cannot take now are dropped and counted, like a full NIC
+ * queue). Returns the number read, or a negative errno other than -EAGAIN. Call it when
+ * T's fd is readable. */
+int netvsp_pump_tap(struct netvsp *n, struct tap *t, unsigned max);
 /* Link state as the guest sees it (INDICATE_STATUS when it is listening). */
 int netvsp_set_link(struct netvsp *n, bool up);
 

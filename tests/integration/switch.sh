@@ -3,7 +3,8 @@
 # real network is never touched: create/list/delete of each type, the persisted
 # definitions, restore after the bridge vanished, clear errors for clashes and bad
 # names, and a TAP port (net/tap.c, via build-asan/tap_probe) on an internal switch
-# exchanging frames with the host side. Needs root; ~2 s.
+# exchanging frames with the host side, and the netvsp data path through a TAP
+# (build-asan/netvsp_tap_loop). Needs root; ~2 s.
 source "$(dirname "$0")/../lib.sh"
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -11,7 +12,8 @@ if [[ $(id -u) -ne 0 ]]; then
     exit 0
 fi
 PROBE=$VIRIDIAN_ROOT/build-asan/tap_probe
-for b in "$VIRIDIAN" "$PROBE"; do
+LOOP=$VIRIDIAN_ROOT/build-asan/netvsp_tap_loop
+for b in "$VIRIDIAN" "$PROBE" "$LOOP"; do
     [[ -x $b ]] || { fail switch "$b is not built (make all asan)"; exit 0; }
 done
 command -v ip >/dev/null || { skip switch "iproute2 (ip) is missing"; exit 0; }
@@ -62,6 +64,14 @@ if out=$(in_ns "$PROBE" in1 192.0.2.1 2>&1) && grep -q "reply from" <<<"$out"; t
     pass switch/tap-port-exchanges-frames
 else
     fail switch/tap-port-exchanges-frames "$out"
+fi
+
+# the synthetic NIC end to end: a fake netvsc's ARP request through netvsp, its TAP
+# backend and the bridge to the host, and the reply back into its receive buffer
+if out=$(in_ns "$LOOP" in1 192.0.2.1 2>&1) && grep -q "reply from" <<<"$out"; then
+    pass switch/netvsp-through-tap
+else
+    fail switch/netvsp-through-tap "$out"
 fi
 
 # --- private -------------------------------------------------------------------------
