@@ -351,9 +351,10 @@ int netvsp_deliver_frame(struct netvsp *n, const void *frame, uint32_t len)
     if (rndis_packet_size(len, NULL) > sizeof(msg))
         return -EMSGSIZE;
     int ret;
-    if (!n->ch)
+    struct vmbus_channel *ch = n->ch; /* channels live as long as the host */
+    if (!ch)
         return -ENOTCONN;
-    vmbus_channel_lock(n->ch);
+    vmbus_channel_lock(ch);
     if (!n->rndis.initialized || !n->recv_busy) {
         ret = -ENOTCONN;
     } else if (!rndis_dev_accepts(&n->rndis, frame)) {
@@ -366,7 +367,7 @@ int netvsp_deliver_frame(struct netvsp *n, const void *frame, uint32_t len)
         else
             n->stats.rx_frames++;
     }
-    vmbus_channel_unlock(n->ch);
+    vmbus_channel_unlock(ch);
     return ret;
 }
 
@@ -374,11 +375,12 @@ int netvsp_set_link(struct netvsp *n, bool up)
 {
     uint8_t msg[64];
     size_t ml = rndis_dev_link_status(&n->rndis, up, msg, sizeof(msg));
-    if (!n->ch)
+    struct vmbus_channel *ch = n->ch;
+    if (!ch)
         return 0;
-    vmbus_channel_lock(n->ch);
+    vmbus_channel_lock(ch);
     int ret = n->rndis.initialized ? to_guest(n, msg, ml, NVSP_CHANNEL_TYPE_CONTROL) : 0;
-    vmbus_channel_unlock(n->ch);
+    vmbus_channel_unlock(ch);
     return ret;
 }
 
