@@ -153,10 +153,15 @@ static void on_send_buf(struct netvsp *n, const struct vmbus_packet *pkt, const 
     complete(n, pkt->trans_id, &r);
 }
 
-/* The RNDIS bytes of a SEND_RNDIS_PKT into n->scratch; their length or -errno. */
+/* The RNDIS bytes of a SEND_RNDIS_PKT into n->scratch: the send-buffer section's bytes
+ * (if it names one), then the GPA-direct ranges (if the packet has them). Linux uses
+ * both at once in its "cp_partial" batching: the last message's header sits at the end
+ * of the section and its payload in the ranges. Returns the length or -errno. */
 static long gather(struct netvsp *n, const struct vmbus_packet *pkt, const struct nvsp_msg *m)
 {
     const struct guest_mem *gm = vmbus_channel_gmem(n->ch);
+    size_t pos = 0;
+    bool any = false;
     if (m->rndis_pkt.section_index != NVSP_NO_SECTION) {
         uint64_t off;
         const struct vmbus_gpadl *g = n->send_gpadl ? vmbus_channel_gpadl(n->ch, n->send_gpadl) : NULL;
@@ -165,22 +170,23 @@ static long gather(struct netvsp *n, const struct vmbus_packet *pkt, const struc
             return -EINVAL;
         if (vmbus_gpadl_read(g, gm, off, n->scratch, m->rndis_pkt.section_size))
             return -EFAULT;
-        return m->rndis_pkt.section_size;
+        pos = m->rndis_pkt.section_size;
+        any = true;
     }
-    if (pkt->type != VMBUS_PACKET_DATA_USING_GPA_DIRECT)
-        return -EINVAL;
-    struct nvsp_gpa_chunk c[64];
-    uint64_t total;
-    int cnt = nvsp_gpa_direct_chunks(pkt->raw, pkt->raw_len, c, 64, &total);
-    if (cnt < 0 || total > NETVSP_MAX_RNDIS)
-        return -EINVAL;
-    size_t pos = 0;
-    for (int i = 0; i < cnt; i++) {
-        if (gmem_read(gm, c[i].gpa, n->scratch + pos, c[i].len))
-            return -EFAULT;
-        pos += c[i].len;
+    if (pkt->type == VMBUS_PACKET_DATA_USING_GPA_DIRECT) {
+        struct nvsp_gpa_chunk c[64];
+        uint64_t total;
+        int cnt = nvsp_gpa_direct_chunks(pkt->raw, pkt->raw_len, c, 64, &total);
+        if (cnt < 0 || total > NETVSP_MAX_RNDIS - pos)
+            return -EINVAL;
+        for (int i = 0; i < cnt; i++) {
+            if (gmem_read(gm, c[i].gpa, n->scratch + pos, c[i].len))
+                return -EFAULT;
+            pos += c[i].len;
+        }
+        any = true;
     }
-    return (long)pos;
+    return any ? (long)pos : -EINVAL;
 }
 
 int netvsp_tap_tx(void *tap, const void *frame, uint32_t len)

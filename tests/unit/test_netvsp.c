@@ -131,6 +131,30 @@ TEST(netvsp_frames_both_ways)
     expect_comp(&f, raw, t, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
     CHECK_EQ(f.sent_count, 3);
     CHECK_EQ(f.sent_len, 50);
+    /* "cp_partial": the second message's header in the section, its frame in a
+     * GPA-direct range of the same packet */
+    pl = rndis_build_packet(pkt, sizeof(pkt), fr, 60, NULL);
+    uint8_t *sec = fake_gpa(&f.g.vm, fake_page(SEND_PAGE) + 4 * NETVSP_SEND_SECTION);
+    memcpy(sec, pkt, pl);
+    size_t hl = rndis_build_packet(sec + pl, 100, fr, 44, NULL) - 44; /* header only */
+    memcpy(fake_gpa(&f.g.vm, fake_page(CTRL_PAGE) + 0x10), fr, 44);
+    uint8_t gh[24] = { 0 };
+    put32(gh + 4, 1);
+    put32(gh + 8, 44);
+    put32(gh + 12, 0x10);
+    uint64_t pfn = fake_page(CTRL_PAGE) / 4096;
+    memcpy(gh + 16, &pfn, 8);
+    uint8_t nm[40] = { 0 };
+    put32(nm, NVSP_MSG1_SEND_RNDIS_PKT);
+    put32(nm + 8, 4);
+    put32(nm + 12, (uint32_t)(pl + hl));
+    CHECK(tg_ring_write_ext(&f.out, VMBUS_PACKET_DATA_USING_GPA_DIRECT, 4242, gh, 24, nm, 40) >= 0);
+    ng_signal(&f);
+    p = expect_comp(&f, raw, 4242, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+    CHECK_EQ(get32(p + 4), NVSP_STAT_SUCCESS);
+    CHECK_EQ(f.sent_count, 5);
+    CHECK_EQ(f.sent_len, 44);
+    CHECK(!memcmp(f.sent, fr, 44));
     /* MAC spoofing: a frame from another source MAC never reaches the switch */
     fr[11] ^= 1;
     pl = rndis_build_packet(pkt, sizeof(pkt), fr, 60, NULL);
@@ -138,7 +162,7 @@ TEST(netvsp_frames_both_ways)
     p = expect_comp(&f, raw, t, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
     CHECK_EQ(get32(p + 4), NVSP_STAT_SUCCESS);
     CHECK_EQ(f.n.stats.tx_spoofed, 1);
-    CHECK_EQ(f.sent_count, 3);
+    CHECK_EQ(f.sent_count, 5);
     ng_free(&f);
 }
 
