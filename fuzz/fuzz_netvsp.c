@@ -4,7 +4,8 @@
  * at probe. Input: records [1 op][1 len][len bytes]; by op & 7:
  *  0  the bytes as an inband NVSP packet (trans_id op >> 3)
  *  1  a GPA-direct packet: the first bytes are the range header (reserved, count,
- *     ranges...), 8-aligned; an SEND_RNDIS_PKT control message follows
+ *     ranges...), 8-aligned; a SEND_RNDIS_PKT control message follows (if op & 0x80,
+ *     naming send section 0 as well, as Linux's cp_partial batching does)
  *  2  the bytes copied into send section (op >> 3) % 5, then SEND_RNDIS_PKT naming
  *     it with the record's length (or, if op & 0x80, section index op >> 3 raw)
  *  3  the bytes copied to guest page 40 + (op >> 3) % 8 (GPA-direct targets)
@@ -182,7 +183,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint32_t hlen = len & ~7u;
             memcpy(m, &t, 4);
             memcpy(m + 4, &ctl, 4);
-            memcpy(m + 8, &nosec, 4);
+            if (op & 0x80) { /* cp_partial: section 0's first 64 bytes, then the ranges */
+                uint32_t sec0 = 0, sz = 64;
+                memcpy(m + 8, &sec0, 4);
+                memcpy(m + 12, &sz, 4);
+            } else {
+                memcpy(m + 8, &nosec, 4);
+            }
             guest_send(&vm, VMBUS_PACKET_DATA_USING_GPA_DIRECT, op >> 3, data, hlen, m, 40);
             break;
         }
