@@ -64,8 +64,15 @@ build-asan/viridian: build-asan/obj/$(CLI_MAIN:.c=.o) build-asan/libviridian.a
 build-asan/unit-tests: $(UNIT_SRCS:%.c=build-asan/obj/%.o) build-asan/libviridian.a
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
+# netvsp_tap_loop drives netvsp with the unit tests' fake netvsc guest
+HARNESS_TOOLS := build-asan/netvsp_tap_loop
+HARNESS_OBJS  := build-asan/obj/tests/unit/netvsp_guest.o \
+                 build-asan/obj/tests/unit/vmbus_guest.o build-asan/obj/tests/unit/hv_fake.o
 # test-only programs the shell tests drive (tests/tools/*.c -> build-asan/<name>)
-$(TOOLS): build-asan/%: build-asan/obj/tests/tools/%.o build-asan/libviridian.a
+$(filter-out $(HARNESS_TOOLS),$(TOOLS)): build-asan/%: build-asan/obj/tests/tools/%.o build-asan/libviridian.a
+	$(CC) $(SAN) -o $@ $^ $(LIBS)
+
+$(HARNESS_TOOLS): build-asan/%: build-asan/obj/tests/tools/%.o $(HARNESS_OBJS) build-asan/libviridian.a
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
 asan: build-asan/viridian build-asan/unit-tests $(TOOLS)

@@ -6,5 +6,6 @@ int cli_run(int argc, char **argv);
 int cli_host_check(int argc, char **argv);
 int cli_vm(int argc, char **argv);
 int cli_disk(int argc, char **argv);
+int cli_switch(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ static const struct command commands[] = {
     { "vm", cli_vm, "control a running VM: status, shutdown, key-value data" },
     { "host-check", cli_host_check, "tell whether this host's KVM can run unmodified guests" },
     { "disk", cli_disk, "create, inspect, check and convert VHDX, VHD and raw images" },
+    { "switch", cli_switch, "create, list and delete virtual switches (host bridges)" },
 };
 
 static void usage(FILE *out)

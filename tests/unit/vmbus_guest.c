@@ -166,6 +166,20 @@ int tg_ring_write_ext(struct guest_ring *r, uint16_t type, uint64_t trans_id, co
     return !*tg_ring_field(r, 8) && w == rd;
 }
 
+int tg_ring_read_raw(struct guest_ring *r, void *buf, uint32_t cap)
+{
+    uint32_t w = *tg_ring_field(r, 0), rd = *tg_ring_field(r, 4);
+    if (w == rd)
+        return -1;
+    struct vmbus_packet_desc d;
+    ring_copy_out(r, rd, &d, 16);
+    uint32_t plen = d.len8 * 8u;
+    uint32_t n = plen < cap ? plen : cap;
+    ring_copy_out(r, rd, buf, n);
+    *tg_ring_field(r, 4) = (rd + plen + 8) % r->size;
+    return (int)plen;
+}
+
 int tg_ring_read(struct guest_ring *r, uint16_t *type, uint64_t *trans_id, void *buf,
                  uint32_t cap)
 {

@@ -1,0 +1,407 @@
+/* The synthetic NIC VSP; see netvsp.h and reference 7b for the protocol. */
+#include "vsp/netvsp.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "vsp/nvsp.h"
+#include "vsp/rndis.h"
+
+/* netvsc class f8615163-df3e-46c5-913f-f2d2f965ed0e, wire byte order */
+static const struct vmbus_guid netvsc_class = { { 0x63, 0x51, 0x61, 0xf8, 0x3e, 0xdf, 0xc5, 0x46,
+                                                  0x91, 0x3f, 0xf2, 0xd2, 0xf9, 0x65, 0xed,
+                                                  0x0e } };
+
+static struct netvsp *of(struct vmbus_channel *ch)
+{
+    return vmbus_channel_device_ctx(ch);
+}
+
+static void reset_buffers(struct netvsp *n)
+{
+    free(n->recv_busy);
+    n->recv_busy = NULL;
+    n->recv_gpadl = n->recv_subs = n->recv_next = 0;
+    n->send_gpadl = n->send_sections = 0;
+}
+
+static int nv_open(struct vmbus_channel *ch, const uint8_t *userdata)
+{
+    struct netvsp *n = of(ch);
+    if (vmbus_channel_subchannel_index(ch) != 0)
+        return -1; /* no sub-channels are ever offered */
+    reset_buffers(n);
+    n->ch = ch;
+    n->version = 0;
+    uint8_t mac[6];
+    memcpy(mac, n->rndis.mac, 6);
+    rndis_dev_init(&n->rndis, mac);
+    return 0;
+}
+
+static void nv_close(struct vmbus_channel *ch)
+{
+    struct netvsp *n = of(ch);
+    reset_buffers(n);
+    n->ch = NULL;
+    n->version = 0;
+    n->rndis.initialized = false;
+    n->rndis.packet_filter = 0;
+}
+
+/* A completion packet carrying a 40-byte NVSP message. */
+static void complete(struct netvsp *n, uint64_t trans_id, const struct nvsp_message *m)
+{
+    int ret = vmbus_channel_send(n->ch, VMBUS_PACKET_COMP, 0, trans_id, m, NVSP_MSG_SIZE);
+    if (ret)
+        vlog_debug("netvsp: completion %s for %#llx not sent: %d", nvsp_type_name(m->msg_type),
+                   (unsigned long long)trans_id, ret);
+}
+
+/* One RNDIS message to the guest through a receive sub-allocation. */
+static int to_guest(struct netvsp *n, const void *msg, size_t len, uint32_t channel_type)
+{
+    if (!n->ch || !n->recv_busy)
+        return -ENOTCONN;
+    if (len > NETVSP_RECV_SUB_ALLOC)
+        return -EMSGSIZE;
+    uint32_t k = 0;
+    bool found = false;
+    for (uint32_t i = 0; i < n->recv_subs && !found; i++) {
+        k = (n->recv_next + i) % n->recv_subs;
+        found = !n->recv_busy[k];
+    }
+    if (!found)
+        return -EAGAIN;
+    const struct vmbus_gpadl *g = vmbus_channel_gpadl(n->ch, n->recv_gpadl);
+    uint64_t off = (uint64_t)k * NETVSP_RECV_SUB_ALLOC;
+    if (!g || vmbus_gpadl_write(g, vmbus_channel_gmem(n->ch), off, msg, len))
+        return -EIO;
+    struct {
+        struct vmbus_xfer_page_hdr h;
+        struct vmbus_xfer_page_range r;
+    } __attribute__((packed)) hdr = {
+        .h = { .xfer_pageset_id = n->recv_id, .range_count = 1 },
+        .r = { .byte_count = (uint32_t)len, .byte_offset = (uint32_t)off },
+    };
+    struct nvsp_message m;
+    nvsp_build_rndis_pkt(&m, channel_type);
+    /* trans_id = sub-allocation + 1: the guest's completion names what it releases */
+    int ret = vmbus_channel_send_ext(n->ch, VMBUS_PACKET_DATA_USING_XFER_PAGES,
+                                     VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED, k + 1u, &hdr,
+                                     sizeof(hdr), &m, NVSP_MSG_SIZE);
+    if (ret)
+        return ret;
+    n->recv_busy[k] = 1;
+    n->recv_next = (k + 1) % n->recv_subs;
+    return 0;
+}
+
+static void on_init(struct netvsp *n, const struct vmbus_packet *pkt, const struct nvsp_msg *m)
+{
+    struct nvsp_message r;
+    /* Linux offers one version at a time, newest first; accept the newest we know */
+    uint32_t v = nvsp_version_supported(m->init.max_ver) ? m->init.max_ver
+               : nvsp_version_supported(m->init.min_ver) ? m->init.min_ver : 0;
+    if (v) {
+        n->version = v;
+        nvsp_build_init_complete(&r, NVSP_STAT_SUCCESS, v == NVSP_PROTOCOL_VERSION_1 ? v : 0xFFFFFFFFu);
+    } else {
+        nvsp_build_init_complete(&r, NVSP_STAT_FAIL, 0xFFFFFFFFu);
+    }
+    complete(n, pkt->trans_id, &r);
+}
+
+static void on_recv_buf(struct netvsp *n, const struct vmbus_packet *pkt, const struct nvsp_msg *m)
+{
+    struct nvsp_message r;
+    const struct vmbus_gpadl *g = vmbus_channel_gpadl(n->ch, m->buf.gpadl);
+    uint32_t subs = g ? g->byte_count / NETVSP_RECV_SUB_ALLOC : 0;
+    if (!n->version || n->recv_busy || subs == 0) {
+        nvsp_build_recv_buf_complete(&r, NVSP_STAT_FAIL, 0, 0);
+        complete(n, pkt->trans_id, &r);
+        return;
+    }
+    n->recv_busy = calloc(subs, 1);
+    if (!n->recv_busy) {
+        nvsp_build_recv_buf_complete(&r, NVSP_STAT_FAIL, 0, 0);
+        complete(n, pkt->trans_id, &r);
+        return;
+    }
+    n->recv_gpadl = m->buf.gpadl;
+    n->recv_id = m->buf.id;
+    n->recv_subs = subs;
+    n->recv_next = 0;
+    nvsp_build_recv_buf_complete(&r, NVSP_STAT_SUCCESS, NETVSP_RECV_SUB_ALLOC, subs);
+    complete(n, pkt->trans_id, &r);
+}
+
+static void on_send_buf(struct netvsp *n, const struct vmbus_packet *pkt, const struct nvsp_msg *m)
+{
+    struct nvsp_message r;
+    const struct vmbus_gpadl *g = vmbus_channel_gpadl(n->ch, m->buf.gpadl);
+    uint32_t sections = g ? g->byte_count / NETVSP_SEND_SECTION : 0;
+    if (!n->version || n->send_gpadl || sections == 0) {
+        nvsp_build_send_buf_complete(&r, NVSP_STAT_FAIL, 0);
+    } else {
+        n->send_gpadl = m->buf.gpadl;
+        n->send_sections = sections;
+        nvsp_build_send_buf_complete(&r, NVSP_STAT_SUCCESS, NETVSP_SEND_SECTION);
+    }
+    complete(n, pkt->trans_id, &r);
+}
+
+/* The RNDIS bytes of a SEND_RNDIS_PKT into n->scratch: the send-buffer section's bytes
+ * (if it names one), then the GPA-direct ranges (if the packet has them). Linux uses
+ * both at once in its "cp_partial" batching: the last message's header sits at the end
+ * of the section and its payload in the ranges. Returns the length or -errno. */
+static long gather(struct netvsp *n, const struct vmbus_packet *pkt, const struct nvsp_msg *m)
+{
+    const struct guest_mem *gm = vmbus_channel_gmem(n->ch);
+    size_t pos = 0;
+    bool any = false;
+    if (m->rndis_pkt.section_index != NVSP_NO_SECTION) {
+        uint64_t off;
+        const struct vmbus_gpadl *g = n->send_gpadl ? vmbus_channel_gpadl(n->ch, n->send_gpadl) : NULL;
+        if (!g || nvsp_send_section(m->rndis_pkt.section_index, m->rndis_pkt.section_size,
+                                    NETVSP_SEND_SECTION, n->send_sections, &off))
+            return -EINVAL;
+        if (vmbus_gpadl_read(g, gm, off, n->scratch, m->rndis_pkt.section_size))
+            return -EFAULT;
+        pos = m->rndis_pkt.section_size;
+        any = true;
+    }
+    if (pkt->type == VMBUS_PACKET_DATA_USING_GPA_DIRECT) {
+        struct nvsp_gpa_chunk c[64];
+        uint64_t total;
+        int cnt = nvsp_gpa_direct_chunks(pkt->raw, pkt->raw_len, c, 64, &total);
+        if (cnt < 0 || total > NETVSP_MAX_RNDIS - pos)
+            return -EINVAL;
+        for (int i = 0; i < cnt; i++) {
+            if (gmem_read(gm, c[i].gpa, n->scratch + pos, c[i].len))
+                return -EFAULT;
+            pos += c[i].len;
+        }
+        any = true;
+    }
+    return any ? (long)pos : -EINVAL;
+}
+
+int netvsp_tap_tx(void *tap, const void *frame, uint32_t len)
+{
+    ssize_t n = tap_write_frame(tap, frame, len);
+    return n < 0 ? (int)n : 0;
+}
+
+/* A frame from the guest, under the port's policy, to the backend. */
+static void guest_frame(struct netvsp *n, const uint8_t *frame, uint32_t len)
+{
+    uint8_t tagged[NETVSP_MAX_RNDIS + 4];
+    if (len < 14 || len > NETVSP_MAX_RNDIS) {
+        n->stats.tx_dropped++;
+        return;
+    }
+    if (!n->port.allow_mac_spoofing && memcmp(frame + 6, n->rndis.mac, 6)) {
+        n->stats.tx_spoofed++;
+        return;
+    }
+    if (n->port.vlan_id) {
+        /* the guest does not choose its VLAN: a frame it tagged itself is dropped */
+        if (frame[12] == 0x81 && frame[13] == 0x00) {
+            n->stats.tx_dropped++;
+            return;
+        }
+        memcpy(tagged, frame, 12);
+        tagged[12] = 0x81, tagged[13] = 0x00;
+        tagged[14] = (uint8_t)(n->port.vlan_id >> 8), tagged[15] = (uint8_t)n->port.vlan_id;
+        memcpy(tagged + 16, frame + 12, len - 12);
+        frame = tagged;
+        len += 4;
+    }
+    if (n->tx && n->tx(n->tx_ctx, frame, len) == 0)
+        n->stats.tx_frames++;
+    else
+        n->stats.tx_dropped++;
+}
+
+/* Every RNDIS message in the gathered bytes: 0, or -EINVAL at the first bad one. */
+static int handle_rndis(struct netvsp *n, size_t len)
+{
+    size_t pos = 0;
+    if (len == 0)
+        return -EINVAL;
+    while (pos < len) {
+        struct rndis_msg r;
+        if (rndis_parse(n->scratch + pos, len - pos, &r))
+            return -EINVAL;
+        if (r.type == RNDIS_MSG_PACKET) {
+            guest_frame(n, r.packet.frame, r.packet.frame_len);
+        } else {
+            uint8_t resp[320];
+            size_t rl = rndis_dev_control(&n->rndis, &r, resp, sizeof(resp));
+            if (rl && to_guest(n, resp, rl, NVSP_CHANNEL_TYPE_CONTROL))
+                vlog_debug("netvsp: RNDIS %s reply lost", rndis_type_name(r.type));
+        }
+        pos += r.len;
+    }
+    return 0;
+}
+
+static void on_rndis_pkt(struct netvsp *n, const struct vmbus_packet *pkt, const struct nvsp_msg *m)
+{
+    long len = gather(n, pkt, m);
+    int ret = len < 0 ? (int)len : handle_rndis(n, (size_t)len);
+    if (ret)
+        n->stats.bad_packets++;
+    struct nvsp_message r;
+    nvsp_build_rndis_pkt_complete(&r, ret ? NVSP_STAT_INVALID_RNDIS_PKT : NVSP_STAT_SUCCESS);
+    complete(n, pkt->trans_id, &r);
+}
+
+static void nv_packet(struct vmbus_channel *ch, const struct vmbus_packet *pkt)
+{
+    struct netvsp *n = of(ch);
+    if (pkt->type == VMBUS_PACKET_COMP) {
+        /* the guest is done with receive sub-allocation trans_id - 1 */
+        if (pkt->trans_id >= 1 && pkt->trans_id <= n->recv_subs && n->recv_busy)
+            n->recv_busy[pkt->trans_id - 1] = 0;
+        else
+            n->stats.bad_packets++;
+        return;
+    }
+    struct nvsp_msg m;
+    if (nvsp_parse(pkt->data, pkt->data_len, &m)) {
+        n->stats.bad_packets++;
+        return;
+    }
+    struct nvsp_message r;
+    switch (m.type) {
+    case NVSP_MSG_INIT: on_init(n, pkt, &m); break;
+    case NVSP_MSG1_SEND_NDIS_VER:
+        n->ndis_major = m.ndis_ver.major;
+        n->ndis_minor = m.ndis_ver.minor;
+        break;
+    case NVSP_MSG2_SEND_NDIS_CONFIG: n->mtu = m.ndis_config.mtu; break;
+    case NVSP_MSG1_SEND_RECV_BUF: on_recv_buf(n, pkt, &m); break;
+    case NVSP_MSG1_SEND_SEND_BUF: on_send_buf(n, pkt, &m); break;
+    case NVSP_MSG1_REVOKE_RECV_BUF:
+        free(n->recv_busy);
+        n->recv_busy = NULL;
+        n->recv_subs = n->recv_gpadl = 0;
+        break;
+    case NVSP_MSG1_REVOKE_SEND_BUF: n->send_gpadl = n->send_sections = 0; break;
+    case NVSP_MSG1_SEND_RNDIS_PKT: on_rndis_pkt(n, pkt, &m); break;
+    case NVSP_MSG5_SUBCHANNEL: /* never invited (no RSS): refuse */
+        nvsp_build_subchannel_complete(&r, NVSP_STAT_FAIL, 0);
+        complete(n, pkt->trans_id, &r);
+        break;
+    case NVSP_MSG4_SWITCH_DATA_PATH: /* no VF: the synthetic path is the only one */
+        if (pkt->flags & VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED) {
+            memset(&r, 0, sizeof(r));
+            r.msg_type = NVSP_MSG4_SWITCH_DATA_PATH;
+            complete(n, pkt->trans_id, &r);
+        }
+        break;
+    default: n->stats.bad_packets++; break;
+    }
+}
+
+void netvsp_init(struct netvsp *n, const char *name, const struct vmbus_guid *instance,
+                 const uint8_t mac[6], netvsp_tx_fn tx, void *tx_ctx,
+                 const struct netvsp_port *port)
+{
+    memset(n, 0, sizeof(*n));
+    n->desc.name = name;
+    n->desc.if_type = netvsc_class;
+    n->desc.if_instance = *instance;
+    n->desc.max_pkt_size = 16384;
+    n->desc.ctx = n;
+    n->desc.open = nv_open;
+    n->desc.close = nv_close;
+    n->desc.on_packet = nv_packet;
+    n->tx = tx;
+    n->tx_ctx = tx_ctx;
+    if (port)
+        n->port = *port;
+    n->scratch = malloc(NETVSP_MAX_RNDIS);
+    rndis_dev_init(&n->rndis, mac);
+}
+
+void netvsp_free(struct netvsp *n)
+{
+    reset_buffers(n);
+    free(n->scratch);
+    n->scratch = NULL;
+}
+
+int netvsp_deliver_frame(struct netvsp *n, const void *frame, uint32_t len)
+{
+    uint8_t msg[NETVSP_RECV_SUB_ALLOC], untagged[NETVSP_RECV_SUB_ALLOC];
+    const uint8_t *f = frame;
+    if (len < 14)
+        return -EINVAL;
+    if (n->port.vlan_id) {
+        /* access port: only frames of its VLAN, delivered untagged */
+        if (len < 18 || f[12] != 0x81 || f[13] != 0x00 ||
+            (((f[14] << 8) | f[15]) & 0xFFF) != n->port.vlan_id)
+            return -EPERM;
+        if (len - 4 > sizeof(untagged))
+            return -EMSGSIZE;
+        memcpy(untagged, f, 12);
+        memcpy(untagged + 12, f + 16, len - 16);
+        frame = untagged;
+        len -= 4;
+    }
+    if (rndis_packet_size(len, NULL) > sizeof(msg))
+        return -EMSGSIZE;
+    int ret;
+    struct vmbus_channel *ch = n->ch; /* channels live as long as the host */
+    if (!ch)
+        return -ENOTCONN;
+    vmbus_channel_lock(ch);
+    if (!n->rndis.initialized || !n->recv_busy) {
+        ret = -ENOTCONN;
+    } else if (!rndis_dev_accepts(&n->rndis, frame)) {
+        ret = -EPERM;
+    } else {
+        size_t ml = rndis_build_packet(msg, sizeof(msg), frame, len, NULL);
+        ret = to_guest(n, msg, ml, NVSP_CHANNEL_TYPE_DATA);
+        if (ret)
+            n->stats.rx_dropped++;
+        else
+            n->stats.rx_frames++;
+    }
+    vmbus_channel_unlock(ch);
+    return ret;
+}
+
+int netvsp_set_link(struct netvsp *n, bool up)
+{
+    uint8_t msg[64];
+    size_t ml = rndis_dev_link_status(&n->rndis, up, msg, sizeof(msg));
+    struct vmbus_channel *ch = n->ch;
+    if (!ch)
+        return 0;
+    vmbus_channel_lock(ch);
+    int ret = n->rndis.initialized ? to_guest(n, msg, ml, NVSP_CHANNEL_TYPE_CONTROL) : 0;
+    vmbus_channel_unlock(ch);
+    return ret;
+}
+
+int netvsp_pump_tap(struct netvsp *n, struct tap *t, unsigned max)
+{
+    uint8_t frame[NETVSP_RECV_SUB_ALLOC];
+    unsigned got = 0;
+    while (got < max) {
+        ssize_t len = tap_read_frame(t, frame, sizeof(frame), NULL);
+        if (len == -EAGAIN)
+            break;
+        if (len < 0)
+            return (int)len;
+        got++;
+        netvsp_deliver_frame(n, frame, (uint32_t)len);
+    }
+    return (int)got;
+}

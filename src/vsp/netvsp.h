@@ -1,0 +1,85 @@
+/* netvsp: the synthetic NIC's VSP (host side of Linux netvsc). Ties the NVSP/RNDIS
+ * parsers (nvsp.c, rndis.c) and the RNDIS device model (rndis_dev.c) to a VMBus channel
+ * and, optionally, a TAP port (net/tap.h):
+ *   guest -> host: SEND_RNDIS_PKT from a send-buffer section or GPA-direct ranges;
+ *     control messages are answered through the receive buffer, data frames are
+ *     written to the TAP; every packet is completed.
+ *   host -> guest: netvsp_deliver_frame() puts a frame into a free receive-buffer
+ *     sub-allocation and sends a transfer-page packet; the guest's completion frees it.
+ * One queue (no RSS, no sub-channels), no offloads. Not yet in the production device
+ * table (src/vmbus/devices.c): it has only been driven by the fake guest in the unit
+ * tests so far. */
+#ifndef VIRIDIAN_VSP_NETVSP_H
+#define VIRIDIAN_VSP_NETVSP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "net/tap.h"
+#include "vmbus/vmbus_device.h"
+#include "vsp/rndis_dev.h"
+
+#define NETVSP_RECV_SUB_ALLOC 1728   /* receive sub-allocation (Linux's own section size) */
+#define NETVSP_SEND_SECTION 6144     /* send-buffer section size (as openvmm) */
+#define NETVSP_MAX_RNDIS 65536       /* largest RNDIS message batch accepted from the guest */
+
+/* Where frames from the guest go: 0 or a negative errno (counted as dropped). */
+typedef int (*netvsp_tx_fn)(void *ctx, const void *frame, uint32_t len);
+/* The TAP backend: ctx is a struct tap *. */
+int netvsp_tap_tx(void *tap, const void *frame, uint32_t len);
+
+/* Port policy, as a Hyper-V switch port's: by default the guest may only send from its
+ * own MAC; with a VLAN the port is an access port (frames leave tagged with VID, only
+ * frames tagged VID come in, untagged). */
+struct netvsp_port {
+    bool allow_mac_spoofing;
+    uint16_t vlan_id; /* 0: none */
+};
+
+struct netvsp_stats {
+    uint64_t tx_frames, tx_dropped; /* guest -> host */
+    uint64_t tx_spoofed;            /* dropped: source MAC not the port's */
+    uint64_t rx_frames, rx_dropped; /* host -> guest */
+    uint64_t bad_packets;           /* malformed NVSP/RNDIS from the guest */
+};
+
+struct netvsp {
+    struct vmbus_device_desc desc; /* ctx = this; register &desc with the VMBus host */
+    struct rndis_dev rndis;
+    netvsp_tx_fn tx;               /* NULL: frames from the guest are counted and dropped */
+    void *tx_ctx;
+    struct netvsp_port port;
+    struct vmbus_channel *ch;      /* the open primary channel, or NULL */
+    uint32_t version;              /* negotiated NVSP version, 0 before INIT */
+    uint32_t ndis_major, ndis_minor, mtu;
+    uint32_t recv_gpadl, recv_subs; /* receive buffer: GPADL id, sub-allocations */
+    uint16_t recv_id;
+    uint8_t *recv_busy;            /* per sub-allocation: 1 while the guest owns it */
+    uint32_t recv_next;            /* where the search for a free one starts */
+    uint32_t send_gpadl, send_sections;
+    uint8_t *scratch;              /* NETVSP_MAX_RNDIS bytes: gathered guest messages */
+    struct netvsp_stats stats;
+};
+
+/* Fill N (desc with the netvsc class GUID and INSTANCE, callbacks, ctx); guest frames
+ * go to TX(TX_CTX) (e.g. netvsp_tap_tx with a struct tap *; TX may be NULL). PORT may
+ * be NULL (defaults: no spoofing, no VLAN). */
+void netvsp_init(struct netvsp *n, const char *name, const struct vmbus_guid *instance,
+                 const uint8_t mac[6], netvsp_tx_fn tx, void *tx_ctx,
+                 const struct netvsp_port *port);
+void netvsp_free(struct netvsp *n);
+/* Host -> guest: one Ethernet frame (as the switch has it: tagged if the port has a
+ * VLAN). 0; -ENOTCONN before the guest set up its receive buffer and RNDIS; -EAGAIN no
+ * free sub-allocation or ring space (dropped, counted); -EMSGSIZE too big; -EPERM the
+ * guest's packet filter or the port's VLAN refuses it. Takes the channel
+ * lock, so it may be called from any thread. */
+int netvsp_deliver_frame(struct netvsp *n, const void *frame, uint32_t len);
+/* Host -> guest from a TAP: reads up to MAX frames from T (non-blocking) and delivers
+ * each (frames the guest cannot take now are dropped and counted, like a full NIC
+ * queue). Returns the number read, or a negative errno other than -EAGAIN. Call it when
+ * T's fd is readable. */
+int netvsp_pump_tap(struct netvsp *n, struct tap *t, unsigned max);
+/* Link state as the guest sees it (INDICATE_STATUS when it is listening). */
+int netvsp_set_link(struct netvsp *n, bool up);
+
+#endif

@@ -1,0 +1,120 @@
+/* RNDIS device model; see rndis_dev.h. */
+#include "vsp/rndis_dev.h"
+
+#include <string.h>
+
+void rndis_dev_init(struct rndis_dev *d, const uint8_t mac[6])
+{
+    memset(d, 0, sizeof(*d));
+    memcpy(d->mac, mac, 6);
+    d->mtu = 1500;
+    d->link_speed = 100000000;
+    d->link_up = true;
+}
+
+static size_t query(struct rndis_dev *d, const struct rndis_msg *m, uint8_t *out, size_t cap)
+{
+    uint32_t v;
+    uint8_t offload[NDIS_OFFLOAD_SIZE_REV3];
+    const void *info = &v;
+    uint32_t len = 4;
+    switch (m->oid.oid) {
+    case RNDIS_OID_GEN_MAXIMUM_FRAME_SIZE: v = d->mtu; break;
+    case RNDIS_OID_GEN_MAXIMUM_TOTAL_SIZE: v = d->mtu + 14; break;
+    case RNDIS_OID_GEN_LINK_SPEED: v = d->link_speed; break;
+    case RNDIS_OID_GEN_MEDIA_CONNECT_STATUS: v = d->link_up ? 0 : 1; break; /* 0 = connected */
+    case RNDIS_OID_GEN_CURRENT_PACKET_FILTER: v = d->packet_filter; break;
+    case RNDIS_OID_802_3_PERMANENT_ADDRESS:
+    case RNDIS_OID_802_3_CURRENT_ADDRESS:
+        info = d->mac;
+        len = 6;
+        break;
+    case RNDIS_OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES:
+        /* struct ndis_offload revision 3, every capability zero: no offloads */
+        memset(offload, 0, sizeof(offload));
+        offload[0] = NDIS_OBJECT_TYPE_OFFLOAD;
+        offload[1] = NDIS_OFFLOAD_REVISION_3;
+        offload[2] = NDIS_OFFLOAD_SIZE_REV3 & 0xFF;
+        offload[3] = NDIS_OFFLOAD_SIZE_REV3 >> 8;
+        info = offload;
+        len = sizeof(offload);
+        break;
+    default:
+        /* includes RECEIVE_SCALE_CAPABILITIES (=> one queue, no sub-channels) and
+         * FRIENDLY_NAME (optional) */
+        return rndis_build_query_complete(out, cap, m->req_id, RNDIS_STATUS_NOT_SUPPORTED, NULL, 0);
+    }
+    return rndis_build_query_complete(out, cap, m->req_id, RNDIS_STATUS_SUCCESS, info, len);
+}
+
+static uint32_t set(struct rndis_dev *d, const struct rndis_msg *m)
+{
+    switch (m->oid.oid) {
+    case RNDIS_OID_GEN_CURRENT_PACKET_FILTER:
+        if (m->oid.info_len != 4)
+            return RNDIS_STATUS_INVALID_LENGTH;
+        memcpy(&d->packet_filter, m->oid.info, 4);
+        return RNDIS_STATUS_SUCCESS;
+    case RNDIS_OID_TCP_OFFLOAD_PARAMETERS:
+        /* ndis_offload_params: header type 0x80; 22 bytes (rev 2) or 28 (rev 3). The
+         * guest's probe fails unless this succeeds; with no offloads advertised it
+         * asks for none, so there is nothing to switch on. */
+        if (m->oid.info_len < NDIS_OFFLOAD_PARAMS_SIZE_REV2 || m->oid.info[0] != NDIS_OBJECT_TYPE_DEFAULT)
+            return RNDIS_STATUS_INVALID_DATA;
+        d->offload_params_set = true;
+        return RNDIS_STATUS_SUCCESS;
+    default:
+        /* RSS parameters, "NetworkAddress" config parameter (a MAC change from the
+         * guest is refused), multicast lists... */
+        return RNDIS_STATUS_NOT_SUPPORTED;
+    }
+}
+
+size_t rndis_dev_control(struct rndis_dev *d, const struct rndis_msg *m, uint8_t *out, size_t cap)
+{
+    switch (m->type) {
+    case RNDIS_MSG_INIT:
+        d->initialized = true;
+        /* up to 8 packets per send section, each aligned to 8 bytes (as openvmm) */
+        return rndis_build_init_complete(out, cap, m->req_id,
+                                         m->init.major == 1 ? RNDIS_STATUS_SUCCESS
+                                                            : RNDIS_STATUS_NOT_SUPPORTED,
+                                         8, 0x4000, 3);
+    case RNDIS_MSG_QUERY:
+        return query(d, m, out, cap);
+    case RNDIS_MSG_SET:
+        return rndis_build_set_complete(out, cap, m->req_id, set(d, m));
+    case RNDIS_MSG_KEEPALIVE:
+        return rndis_build_keepalive_complete(out, cap, m->req_id, RNDIS_STATUS_SUCCESS);
+    case RNDIS_MSG_RESET:
+        d->packet_filter = 0;
+        return rndis_build_reset_complete(out, cap, RNDIS_STATUS_SUCCESS);
+    case RNDIS_MSG_HALT:
+        d->initialized = false;
+        d->packet_filter = 0;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+size_t rndis_dev_link_status(struct rndis_dev *d, bool up, uint8_t *out, size_t cap)
+{
+    d->link_up = up;
+    return rndis_build_indicate_status(
+        out, cap, up ? RNDIS_STATUS_MEDIA_CONNECT : RNDIS_STATUS_MEDIA_DISCONNECT, NULL, 0);
+}
+
+bool rndis_dev_accepts(const struct rndis_dev *d, const uint8_t *dst)
+{
+    uint32_t f = d->packet_filter;
+    if (f & RNDIS_FILTER_PROMISCUOUS)
+        return true;
+    if (dst[0] & 1) {
+        static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+        if (!memcmp(dst, bcast, 6))
+            return f & RNDIS_FILTER_BROADCAST;
+        return f & (RNDIS_FILTER_ALL_MULTICAST | RNDIS_FILTER_MULTICAST);
+    }
+    return (f & RNDIS_FILTER_DIRECTED) && !memcmp(dst, d->mac, 6);
+}

@@ -1,0 +1,35 @@
+/* The RNDIS device a netvsc guest talks to: answers INITIALIZE, the OID queries and
+ * sets Linux 6.1 issues (reference 7b), KEEPALIVE and RESET. No offloads and no RSS
+ * are offered, so the guest sends whole frames on a single queue.
+ * Pure state machine: no I/O; netvsp.c moves the bytes. */
+#ifndef VIRIDIAN_VSP_RNDIS_DEV_H
+#define VIRIDIAN_VSP_RNDIS_DEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vsp/rndis.h"
+
+struct rndis_dev {
+    uint8_t mac[6];
+    uint32_t mtu;               /* 1500 */
+    uint32_t link_speed;        /* units of 100 bit/s (10 Gbit/s = 100000000) */
+    bool link_up;
+    /* set by the guest */
+    bool initialized;
+    uint32_t packet_filter;     /* RNDIS_FILTER_*; 0 = the guest's interface is down */
+    bool offload_params_set;
+};
+
+/* Defaults: MTU 1500, 10 Gbit/s, link up, MAC as given. */
+void rndis_dev_init(struct rndis_dev *d, const uint8_t mac[6]);
+/* The response to control message M (written at OUT, CAP bytes): its length, or 0 when
+ * none is due (HALT, PACKET, or CAP too small: 300 bytes always suffice). */
+size_t rndis_dev_control(struct rndis_dev *d, const struct rndis_msg *m, uint8_t *out, size_t cap);
+/* INDICATE_STATUS for a link change (MEDIA_CONNECT / MEDIA_DISCONNECT); records it. */
+size_t rndis_dev_link_status(struct rndis_dev *d, bool up, uint8_t *out, size_t cap);
+/* Should a received frame to DST (6 bytes) reach the guest under its packet filter? */
+bool rndis_dev_accepts(const struct rndis_dev *d, const uint8_t *dst);
+
+#endif

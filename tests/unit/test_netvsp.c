@@ -1,0 +1,261 @@
+/* netvsp driven by a fake guest the way Linux 6.1's netvsc probes and uses it:
+ * NVSP INIT, NDIS config/version, receive and send buffers, RNDIS INIT over a
+ * GPA-direct packet, queries through send-buffer sections, a frame from the guest,
+ * frames to the guest through the receive buffer, link indications, bad input. */
+#include <errno.h>
+#include <string.h>
+
+#include "test.h"
+#include "netvsp_guest.h"
+#include "vsp/netvsp.h"
+#include "vsp/nvsp.h"
+#include "vsp/rndis.h"
+
+static uint32_t get32(const void *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static void put32(void *p, uint32_t v) { memcpy(p, &v, 4); }
+
+TEST(netvsp_linux_probe_and_queries)
+{
+    struct ng f;
+    ng_setup(&f, NULL);
+    ng_probe(&f);
+    uint8_t r[300];
+    CHECK_EQ(oid(&f, RNDIS_MSG_QUERY, 2, RNDIS_OID_802_3_PERMANENT_ADDRESS, NULL, 0, r), 0);
+    CHECK(!memcmp(r + 24, MAC, 6));
+    CHECK_EQ(oid(&f, RNDIS_MSG_QUERY, 3, RNDIS_OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES, NULL, 0, r), 0);
+    CHECK_EQ(r[24], 0xA7);
+    uint8_t params[28] = { 0x80, 3, 28 };
+    CHECK_EQ(oid(&f, RNDIS_MSG_SET, 4, RNDIS_OID_TCP_OFFLOAD_PARAMETERS, params, 28, r), 0);
+    CHECK_EQ(oid(&f, RNDIS_MSG_QUERY, 5, RNDIS_OID_GEN_MEDIA_CONNECT_STATUS, NULL, 0, r), 0);
+    CHECK_EQ(get32(r + 24), 0);
+    CHECK_EQ(oid(&f, RNDIS_MSG_QUERY, 6, RNDIS_OID_GEN_RECEIVE_SCALE_CAPABILITIES, NULL, 0, r),
+             RNDIS_STATUS_NOT_SUPPORTED);
+    uint32_t filter = 0x0D;
+    CHECK_EQ(oid(&f, RNDIS_MSG_SET, 7, RNDIS_OID_GEN_CURRENT_PACKET_FILTER, &filter, 4, r), 0);
+    CHECK_EQ(f.n.rndis.packet_filter, 0x0D);
+    CHECK_EQ(f.n.stats.bad_packets, 0);
+    ng_free(&f);
+}
+
+TEST(netvsp_rejects_unknown_nvsp_version)
+{
+    struct ng f;
+    ng_setup(&f, NULL);
+    uint8_t raw[512];
+    uint64_t t = send_nvsp(&f, NVSP_MSG_INIT, 0x70000, 0x70000, 0);
+    const uint8_t *p = expect_comp(&f, raw, t, NVSP_MSG_INIT_COMPLETE);
+    CHECK(get32(p + 12) != NVSP_STAT_SUCCESS);
+    CHECK_EQ(f.n.version, 0);
+    /* buffers before a version: refused */
+    t = send_nvsp(&f, NVSP_MSG1_SEND_RECV_BUF, G_RECV, NVSP_RECV_BUF_ID, 0);
+    p = expect_comp(&f, raw, t, NVSP_MSG1_SEND_RECV_BUF_COMPLETE);
+    CHECK_EQ(get32(p + 4), NVSP_STAT_FAIL);
+    ng_free(&f);
+}
+
+static size_t eth_frame(uint8_t *fr, const uint8_t *dst, uint32_t len)
+{
+    memcpy(fr, dst, 6);
+    memcpy(fr + 6, "\x02\x00\x00\x00\x00\x09", 6);
+    fr[12] = 0x08, fr[13] = 0x00;
+    for (uint32_t i = 14; i < len; i++)
+        fr[i] = (uint8_t)i;
+    return len;
+}
+
+TEST(netvsp_frames_both_ways)
+{
+    struct ng f;
+    ng_setup(&f, NULL);
+    ng_probe(&f);
+    uint8_t fr[1514], r[300], raw[512];
+    static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    eth_frame(fr, bcast, 100);
+    /* before ndo_open (filter 0) the guest receives nothing */
+    CHECK_EQ(netvsp_deliver_frame(&f.n, fr, 100), -EPERM);
+    uint32_t filter = 0x0D;
+    CHECK_EQ(oid(&f, RNDIS_MSG_SET, 2, RNDIS_OID_GEN_CURRENT_PACKET_FILTER, &filter, 4, r), 0);
+    CHECK_EQ(netvsp_deliver_frame(&f.n, fr, 100), 0);
+    uint32_t len;
+    const uint8_t *m = expect_rndis(&f, NVSP_CHANNEL_TYPE_DATA, &len);
+    if (m) {
+        struct rndis_msg pm;
+        CHECK_EQ(rndis_parse(m, len, &pm), 0);
+        CHECK_EQ(pm.type, RNDIS_MSG_PACKET);
+        CHECK_EQ(pm.packet.frame_len, 100);
+        CHECK(!memcmp(pm.packet.frame, fr, 100));
+    }
+    CHECK_EQ(f.n.stats.rx_frames, 1);
+    /* a full-size frame fits one sub-allocation; a jumbo one does not */
+    eth_frame(fr, bcast, 1514);
+    CHECK_EQ(netvsp_deliver_frame(&f.n, fr, 1514), 0);
+    expect_rndis(&f, NVSP_CHANNEL_TYPE_DATA, &len);
+    uint8_t big[2000] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    CHECK_EQ(netvsp_deliver_frame(&f.n, big, 2000), -EMSGSIZE);
+    /* without completions the sub-allocations run out: -EAGAIN, counted */
+    uint32_t subs = f.n.recv_subs, ok = 0;
+    int ret = 0;
+    for (uint32_t i = 0; i <= subs && ret == 0; i++)
+        if ((ret = netvsp_deliver_frame(&f.n, fr, 100)) == 0)
+            ok++;
+    CHECK_EQ(ok, subs);
+    CHECK_EQ(ret, -EAGAIN);
+    CHECK_EQ(f.n.stats.rx_dropped, 1);
+    /* the guest completes one: room again */
+    uint64_t tid;
+    const uint8_t *p;
+    CHECK_EQ(next_pkt(&f, raw, sizeof(raw), &tid, &p), VMBUS_PACKET_DATA_USING_XFER_PAGES);
+    uint8_t comp[8];
+    put32(comp, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+    put32(comp + 4, 1);
+    CHECK(tg_ring_write(&f.out, VMBUS_PACKET_COMP, tid, comp, 8) >= 0);
+    ng_signal(&f);
+    CHECK_EQ(netvsp_deliver_frame(&f.n, fr, 100), 0);
+
+    /* guest -> host data frame through a send section: to the backend, completed */
+    uint8_t pkt[200];
+    eth_frame(fr, bcast, 60);
+    memcpy(fr + 6, MAC, 6);
+    size_t pl = rndis_build_packet(pkt, sizeof(pkt), fr, 60, NULL);
+    while (tg_ring_read_raw(&f.in, raw, sizeof(raw)) >= 0)
+        ;
+    uint64_t t = send_rndis_section(&f, 1, pkt, (uint32_t)pl, NVSP_CHANNEL_TYPE_DATA);
+    p = expect_comp(&f, raw, t, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+    CHECK_EQ(get32(p + 4), NVSP_STAT_SUCCESS);
+    CHECK_EQ(f.n.stats.tx_frames, 1);
+    CHECK_EQ(f.sent_len, 60);
+    CHECK(!memcmp(f.sent, fr, 60));
+    /* two frames batched in one section (max_pkt_per_msg 8): both go out */
+    size_t pl2 = rndis_build_packet(pkt + pl, sizeof(pkt) - pl, fr, 50, NULL);
+    t = send_rndis_section(&f, 2, pkt, (uint32_t)(pl + pl2), NVSP_CHANNEL_TYPE_DATA);
+    expect_comp(&f, raw, t, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+    CHECK_EQ(f.sent_count, 3);
+    CHECK_EQ(f.sent_len, 50);
+    /* "cp_partial": the second message's header in the section, its frame in a
+     * GPA-direct range of the same packet */
+    pl = rndis_build_packet(pkt, sizeof(pkt), fr, 60, NULL);
+    uint8_t *sec = fake_gpa(&f.g.vm, fake_page(SEND_PAGE) + 4 * NETVSP_SEND_SECTION);
+    memcpy(sec, pkt, pl);
+    size_t hl = rndis_build_packet(sec + pl, 100, fr, 44, NULL) - 44; /* header only */
+    memcpy(fake_gpa(&f.g.vm, fake_page(CTRL_PAGE) + 0x10), fr, 44);
+    uint8_t gh[24] = { 0 };
+    put32(gh + 4, 1);
+    put32(gh + 8, 44);
+    put32(gh + 12, 0x10);
+    uint64_t pfn = fake_page(CTRL_PAGE) / 4096;
+    memcpy(gh + 16, &pfn, 8);
+    uint8_t nm[40] = { 0 };
+    put32(nm, NVSP_MSG1_SEND_RNDIS_PKT);
+    put32(nm + 8, 4);
+    put32(nm + 12, (uint32_t)(pl + hl));
+    CHECK(tg_ring_write_ext(&f.out, VMBUS_PACKET_DATA_USING_GPA_DIRECT, 4242, gh, 24, nm, 40) >= 0);
+    ng_signal(&f);
+    p = expect_comp(&f, raw, 4242, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+    CHECK_EQ(get32(p + 4), NVSP_STAT_SUCCESS);
+    CHECK_EQ(f.sent_count, 5);
+    CHECK_EQ(f.sent_len, 44);
+    CHECK(!memcmp(f.sent, fr, 44));
+    /* MAC spoofing: a frame from another source MAC never reaches the switch */
+    fr[11] ^= 1;
+    pl = rndis_build_packet(pkt, sizeof(pkt), fr, 60, NULL);
+    t = send_rndis_section(&f, 1, pkt, (uint32_t)pl, NVSP_CHANNEL_TYPE_DATA);
+    p = expect_comp(&f, raw, t, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+    CHECK_EQ(get32(p + 4), NVSP_STAT_SUCCESS);
+    CHECK_EQ(f.n.stats.tx_spoofed, 1);
+    CHECK_EQ(f.sent_count, 5);
+    ng_free(&f);
+}
+
+TEST(netvsp_link_indication_and_bad_input)
+{
+    struct ng f;
+    ng_setup(&f, NULL);
+    ng_probe(&f);
+    uint8_t raw[512];
+    CHECK_EQ(netvsp_set_link(&f.n, false), 0);
+    uint32_t len;
+    const uint8_t *m = expect_rndis(&f, NVSP_CHANNEL_TYPE_CONTROL, &len);
+    if (m) {
+        CHECK_EQ(get32(m), RNDIS_MSG_INDICATE);
+        CHECK_EQ(get32(m + 8), RNDIS_STATUS_MEDIA_DISCONNECT);
+    }
+    /* a section past the send buffer, a bad RNDIS message, garbage NVSP */
+    uint64_t t = send_nvsp(&f, NVSP_MSG1_SEND_RNDIS_PKT, 0, 5, 100);
+    const uint8_t *p = expect_comp(&f, raw, t, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+    CHECK_EQ(get32(p + 4), NVSP_STAT_INVALID_RNDIS_PKT);
+    uint32_t bad[4] = { RNDIS_MSG_QUERY, 4000, 1, 2 };
+    t = send_rndis_section(&f, 0, bad, sizeof(bad), NVSP_CHANNEL_TYPE_CONTROL);
+    p = expect_comp(&f, raw, t, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+    CHECK_EQ(get32(p + 4), NVSP_STAT_INVALID_RNDIS_PKT);
+    /* GPA-direct packet whose range names a page outside guest RAM */
+    uint8_t hdr[24] = { 0 };
+    put32(hdr + 4, 1);
+    put32(hdr + 8, 24);
+    uint64_t pfn = 0xFFFFFFFFull;
+    memcpy(hdr + 16, &pfn, 8);
+    uint8_t nm[40] = { 0 };
+    put32(nm, NVSP_MSG1_SEND_RNDIS_PKT);
+    put32(nm + 4, 1);
+    put32(nm + 8, NVSP_NO_SECTION);
+    CHECK(tg_ring_write_ext(&f.out, VMBUS_PACKET_DATA_USING_GPA_DIRECT, 99, hdr, 24, nm, 40) >= 0);
+    ng_signal(&f);
+    p = expect_comp(&f, raw, 99, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+    CHECK_EQ(get32(p + 4), NVSP_STAT_INVALID_RNDIS_PKT);
+    uint64_t before = f.n.stats.bad_packets;
+    send_nvsp(&f, 0xDEAD, 0, 0, 0);
+    CHECK_EQ(f.n.stats.bad_packets, before + 1);
+    /* a completion for a sub-allocation the host never handed out */
+    uint8_t comp[8] = { 108, 0, 0, 0, 1 };
+    CHECK(tg_ring_write(&f.out, VMBUS_PACKET_COMP, 5000, comp, 8) >= 0);
+    ng_signal(&f);
+    CHECK_EQ(f.n.stats.bad_packets, before + 2);
+    /* the device still works */
+    uint8_t r[300];
+    CHECK_EQ(oid(&f, RNDIS_MSG_QUERY, 9, RNDIS_OID_GEN_MEDIA_CONNECT_STATUS, NULL, 0, r), 0);
+    CHECK_EQ(get32(r + 24), 1);
+    ng_free(&f);
+}
+
+TEST(netvsp_access_vlan_and_spoofing_allowed)
+{
+    struct ng f;
+    struct netvsp_port port = { .allow_mac_spoofing = true, .vlan_id = 42 };
+    ng_setup(&f, &port);
+    ng_probe(&f);
+    uint8_t r[300], raw[512], fr[200], pkt[300];
+    uint32_t filter = 0x0D;
+    CHECK_EQ(oid(&f, RNDIS_MSG_SET, 2, RNDIS_OID_GEN_CURRENT_PACKET_FILTER, &filter, 4, r), 0);
+    static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    /* out: tagged with VLAN 42 (any source MAC allowed on this port) */
+    eth_frame(fr, bcast, 60);
+    size_t pl = rndis_build_packet(pkt, sizeof(pkt), fr, 60, NULL);
+    uint64_t t = send_rndis_section(&f, 0, pkt, (uint32_t)pl, NVSP_CHANNEL_TYPE_DATA);
+    expect_comp(&f, raw, t, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+    CHECK_EQ(f.sent_len, 64);
+    CHECK(!memcmp(f.sent, fr, 12));
+    CHECK(f.sent[12] == 0x81 && f.sent[13] == 0x00 && f.sent[14] == 0 && f.sent[15] == 42);
+    CHECK(!memcmp(f.sent + 16, fr + 12, 48));
+    /* a frame the guest tagged itself is dropped */
+    uint8_t own[64];
+    memcpy(own, f.sent, 64);
+    pl = rndis_build_packet(pkt, sizeof(pkt), own, 64, NULL);
+    t = send_rndis_section(&f, 0, pkt, (uint32_t)pl, NVSP_CHANNEL_TYPE_DATA);
+    expect_comp(&f, raw, t, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+    CHECK_EQ(f.sent_count, 1);
+    /* in: only VLAN 42, delivered untagged */
+    CHECK_EQ(netvsp_deliver_frame(&f.n, fr, 60), -EPERM);
+    own[15] = 43;
+    CHECK_EQ(netvsp_deliver_frame(&f.n, own, 64), -EPERM);
+    own[15] = 42;
+    CHECK_EQ(netvsp_deliver_frame(&f.n, own, 64), 0);
+    uint32_t len;
+    const uint8_t *m = expect_rndis(&f, NVSP_CHANNEL_TYPE_DATA, &len);
+    struct rndis_msg pm;
+    if (m && rndis_parse(m, len, &pm) == 0) {
+        CHECK_EQ(pm.packet.frame_len, 60);
+        CHECK(!memcmp(pm.packet.frame, fr, 60));
+    } else {
+        CHECK(0);
+    }
+    ng_free(&f);
+}

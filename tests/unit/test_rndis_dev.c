@@ -1,0 +1,117 @@
+/* The RNDIS device model answering Linux 6.1's probe sequence (reference 7b): INIT,
+ * the queries in order, offload parameters, packet filter; plus link indications and
+ * the receive filter. */
+#include "test.h"
+
+#include "vsp/rndis_dev.h"
+
+static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+static size_t ask(struct rndis_dev *d, uint32_t type, uint32_t oid, const void *info,
+                  uint32_t len, uint8_t *out)
+{
+    struct rndis_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = type;
+    m.req_id = 77;
+    m.oid.oid = oid;
+    m.oid.info = info;
+    m.oid.info_len = len;
+    return rndis_dev_control(d, &m, out, 300);
+}
+
+TEST(rndis_dev_linux_probe_sequence)
+{
+    static const uint8_t mac[6] = { 0x00, 0x15, 0x5d, 0x00, 0x00, 0x01 };
+    struct rndis_dev d;
+    rndis_dev_init(&d, mac);
+    uint8_t out[300];
+    struct rndis_msg init = { .type = RNDIS_MSG_INIT, .req_id = 1, .init = { 1, 0, 0x4000 } };
+    CHECK_EQ(rndis_dev_control(&d, &init, out, sizeof(out)), 52);
+    CHECK_EQ(get32(out), RNDIS_MSG_INIT_C);
+    CHECK_EQ(get32(out + 8), 1);
+    CHECK_EQ(get32(out + 12), RNDIS_STATUS_SUCCESS); /* the guest's probe needs 0 */
+    CHECK(d.initialized);
+
+    CHECK_EQ(ask(&d, RNDIS_MSG_QUERY, RNDIS_OID_GEN_MAXIMUM_FRAME_SIZE, NULL, 0, out), 28);
+    CHECK_EQ(get32(out + 24), 1500);
+    CHECK_EQ(ask(&d, RNDIS_MSG_QUERY, RNDIS_OID_802_3_PERMANENT_ADDRESS, NULL, 0, out), 30);
+    CHECK_EQ(get32(out + 16), 6); /* the guest requires info_buflen <= 6 */
+    CHECK(!memcmp(out + 24, mac, 6));
+    CHECK_EQ(ask(&d, RNDIS_MSG_QUERY, RNDIS_OID_GEN_FRIENDLY_NAME, NULL, 0, out), 24);
+    CHECK_EQ(get32(out + 12), RNDIS_STATUS_NOT_SUPPORTED);
+    /* hardware offload capabilities: status 0, type 0xA7, revision >= 1, 112..156 bytes */
+    CHECK_EQ(ask(&d, RNDIS_MSG_QUERY, RNDIS_OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES, NULL, 0, out),
+             24 + 156);
+    CHECK_EQ(get32(out + 12), 0);
+    CHECK_EQ(get32(out + 16), 156);
+    CHECK_EQ(out[24], 0xA7);
+    CHECK_EQ(out[25], 3);
+    CHECK_EQ(out[26] | out[27] << 8, 156);
+    /* offload parameters (rev 3, 28 bytes, header type 0x80): must succeed */
+    uint8_t params[28] = { 0x80, 3, 28, 0 };
+    CHECK_EQ(ask(&d, RNDIS_MSG_SET, RNDIS_OID_TCP_OFFLOAD_PARAMETERS, params, 28, out), 16);
+    CHECK_EQ(get32(out), RNDIS_MSG_SET_C);
+    CHECK_EQ(get32(out + 12), 0);
+    CHECK(d.offload_params_set);
+    params[0] = 0;
+    ask(&d, RNDIS_MSG_SET, RNDIS_OID_TCP_OFFLOAD_PARAMETERS, params, 28, out);
+    CHECK_EQ(get32(out + 12), RNDIS_STATUS_INVALID_DATA);
+    /* link: 0 = connected */
+    CHECK_EQ(ask(&d, RNDIS_MSG_QUERY, RNDIS_OID_GEN_MEDIA_CONNECT_STATUS, NULL, 0, out), 28);
+    CHECK_EQ(get32(out + 24), 0);
+    CHECK_EQ(ask(&d, RNDIS_MSG_QUERY, RNDIS_OID_GEN_LINK_SPEED, NULL, 0, out), 28);
+    CHECK_EQ(get32(out + 24), 100000000);
+    /* RSS capabilities refused: single queue, no sub-channels */
+    ask(&d, RNDIS_MSG_QUERY, RNDIS_OID_GEN_RECEIVE_SCALE_CAPABILITIES, NULL, 0, out);
+    CHECK_EQ(get32(out + 12), RNDIS_STATUS_NOT_SUPPORTED);
+    /* ndo_open: packet filter 0x0D */
+    uint32_t filter = 0x0D;
+    ask(&d, RNDIS_MSG_SET, RNDIS_OID_GEN_CURRENT_PACKET_FILTER, &filter, 4, out);
+    CHECK_EQ(get32(out + 12), 0);
+    CHECK_EQ(d.packet_filter, 0x0D);
+    ask(&d, RNDIS_MSG_SET, RNDIS_OID_GEN_CURRENT_PACKET_FILTER, &filter, 3, out);
+    CHECK_EQ(get32(out + 12), RNDIS_STATUS_INVALID_LENGTH);
+    ask(&d, RNDIS_MSG_SET, RNDIS_OID_GEN_RNDIS_CONFIG_PARAMETER, &filter, 4, out);
+    CHECK_EQ(get32(out + 12), RNDIS_STATUS_NOT_SUPPORTED);
+    /* every request is answered, even with a tiny buffer nothing overflows */
+    struct rndis_msg ka = { .type = RNDIS_MSG_KEEPALIVE, .req_id = 5 };
+    CHECK_EQ(rndis_dev_control(&d, &ka, out, sizeof(out)), 16);
+    CHECK_EQ(get32(out), RNDIS_MSG_KEEPALIVE_C);
+    CHECK_EQ(rndis_dev_control(&d, &init, out, 10), 0);
+    struct rndis_msg halt = { .type = RNDIS_MSG_HALT };
+    CHECK_EQ(rndis_dev_control(&d, &halt, out, sizeof(out)), 0);
+    CHECK(!d.initialized);
+}
+
+TEST(rndis_dev_link_and_filter)
+{
+    static const uint8_t mac[6] = { 0x00, 0x15, 0x5d, 0x00, 0x00, 0x02 };
+    static const uint8_t other[6] = { 0x00, 0x15, 0x5d, 0x00, 0x00, 0x03 };
+    static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    static const uint8_t mcast[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+    struct rndis_dev d;
+    rndis_dev_init(&d, mac);
+    uint8_t out[64];
+    CHECK_EQ(rndis_dev_link_status(&d, false, out, sizeof(out)), 20);
+    CHECK_EQ(get32(out), RNDIS_MSG_INDICATE);
+    CHECK_EQ(get32(out + 8), RNDIS_STATUS_MEDIA_DISCONNECT);
+    CHECK(!d.link_up);
+    uint8_t q[300];
+    ask(&d, RNDIS_MSG_QUERY, RNDIS_OID_GEN_MEDIA_CONNECT_STATUS, NULL, 0, q);
+    CHECK_EQ(get32(q + 24), 1);
+    rndis_dev_link_status(&d, true, out, sizeof(out));
+    CHECK_EQ(get32(out + 8), RNDIS_STATUS_MEDIA_CONNECT);
+
+    CHECK(!rndis_dev_accepts(&d, mac)); /* filter 0: interface down */
+    d.packet_filter = 0x0D;
+    CHECK(rndis_dev_accepts(&d, mac));
+    CHECK(!rndis_dev_accepts(&d, other));
+    CHECK(rndis_dev_accepts(&d, bcast));
+    CHECK(rndis_dev_accepts(&d, mcast));
+    d.packet_filter = RNDIS_FILTER_DIRECTED;
+    CHECK(!rndis_dev_accepts(&d, bcast));
+    CHECK(!rndis_dev_accepts(&d, mcast));
+    d.packet_filter = RNDIS_FILTER_PROMISCUOUS;
+    CHECK(rndis_dev_accepts(&d, other));
+}
