@@ -12,6 +12,8 @@
 #   A --dvd ISO is a read-only DVD drive (sr, 2048-byte sectors) reading the ISO's bytes.
 #   Each controller gets one sub-channel per extra vCPU; no I/O errors in the guest log.
 #   fstrim in the guest gives space back: the dynamic VHDX's allocated size shrinks.
+#   A differencing VHDX on a read-only base reads the base's bytes, takes the guest's
+#   writes (the chain then reads as base + writes) and leaves the base untouched.
 #   A missing image is refused with exit status 2 before anything runs.
 # Cost: one lab boot and two guest boots, about 3 minutes under TCG.
 source "$(dirname "$0")/lib.sh"
@@ -41,6 +43,11 @@ rm /mnt/c/trimme; sync; fstrim -v /mnt/c; sync
 echo "FACT trim-done"
 sleep 8
 umount /mnt/a && umount /mnt/b && umount /mnt/c && echo "FACT umount ok"
+E=$(dev_of 81920)
+echo "FACT diff-before $(dd if=$E bs=1M 2>/dev/null | sha256sum | cut -d' ' -f1)"
+dd if=/dev/zero of=$E bs=1M seek=8 count=1 conv=fsync 2>/dev/null
+echo 3 > /proc/sys/vm/drop_caches
+echo "FACT diff-after $(dd if=$E bs=1M 2>/dev/null | sha256sum | cut -d' ' -f1)"
 echo "FACT ro-sum $(dd if=$R bs=1M count=16 2>/dev/null | sha256sum | cut -d' ' -f1)"
 if dd if=/dev/zero of=$R bs=4096 count=1 conv=fsync 2>/dev/null; then echo "FACT ro-write accepted"; else echo "FACT ro-write refused"; fi
 modprobe sr_mod
@@ -73,11 +80,18 @@ cd /work
 dd if=/dev/zero of=a.img bs=1M count=0 seek=64 2>/dev/null
 viridian disk create b.vhd 32M --type dynamic > /dev/null || fail storage/create-vhd "viridian disk create failed"
 viridian disk create c.vhdx 48M --type dynamic --block-size 2M > /dev/null || fail storage/create-vhdx "viridian disk create failed"
+dd if=/dev/urandom of=base.raw bs=1M count=40 2>/dev/null
+viridian disk convert base.raw base.vhdx > /dev/null && chmod 0444 base.vhdx &&
+    viridian disk create e.vhdx --parent base.vhdx > /dev/null || fail storage/create-differencing "could not build the chain"
+base_file_sum=$(sha256sum < base.vhdx | cut -d' ' -f1)
+diff_before=$(sha256sum < base.raw | cut -d' ' -f1)
+dd if=/dev/zero of=base.raw bs=1M seek=8 count=1 conv=notrunc 2>/dev/null
+diff_after=$(sha256sum < base.raw | cut -d' ' -f1)
 dd if=/dev/urandom of=r.img bs=1M count=16 2>/dev/null
 ro_before=$(sha256sum < r.img | cut -d' ' -f1)
 dd if=/dev/urandom of=d.iso bs=1M count=8 2>/dev/null
 iso_sum=$(sha256sum < d.iso | cut -d' ' -f1)
-DISKS="--disk /work/a.img --disk /work/b.vhd,controller=1 --disk /work/c.vhdx,controller=1,lun=1 --disk /work/r.img,ro,controller=1,lun=3"
+DISKS="--disk /work/a.img --disk /work/b.vhd,controller=1 --disk /work/c.vhdx,controller=1,lun=1 --disk /work/r.img,ro,controller=1,lun=3 --disk /work/e.vhdx,controller=1,lun=2"
 
 viridian run --kernel "$GUEST_KERNEL" --disk /work/missing.img > /tmp/miss 2>&1
 rc=$?
@@ -138,6 +152,14 @@ s1=$(sums /tmp/c1); s2=$(sums /tmp/c2)
 
 viridian disk check b.vhd > /tmp/chk 2>&1 && pass storage/vhd-check || fail storage/vhd-check "$(cat /tmp/chk)"
 viridian disk check c.vhdx > /tmp/chk 2>&1 && pass storage/vhdx-check || fail storage/vhdx-check "$(cat /tmp/chk)"
+viridian disk convert e.vhdx e-out.raw > /dev/null 2>&1
+if [ "$(fact diff-before /tmp/c1)" = "$diff_before" ] && [ "$(fact diff-after /tmp/c1)" = "$diff_after" ] &&
+   [ "$(sha256sum < e-out.raw | cut -d' ' -f1)" = "$diff_after" ] &&
+   [ "$(sha256sum < base.vhdx | cut -d' ' -f1)" = "$base_file_sum" ] && viridian disk check e.vhdx > /tmp/chk 2>&1; then
+    pass storage/differencing-on-read-only-base
+else
+    fail storage/differencing-on-read-only-base "guest before/after $(fact diff-before /tmp/c1)/$(fact diff-after /tmp/c1), want $diff_before/$diff_after; $(cat /tmp/chk)"
+fi
 mkdir -p /work/out
 viridian disk convert b.vhd out/b.raw > /dev/null 2>&1
 viridian disk convert c.vhdx out/c.raw > /dev/null 2>&1
