@@ -38,14 +38,7 @@ static uint64_t fz_ms(void *ctx)
 
 static void post(struct fz_vm *vm, const void *msg, uint32_t len)
 {
-    uint8_t *in = fz_ram + FZ_INPUT_PAGE;
-    memset(in, 0, 256);
-    uint32_t conn = 1, type = 1;
-    memcpy(in, &conn, 4);
-    memcpy(in + 8, &type, 4);
-    memcpy(in + 12, &len, 4);
-    memcpy(in + 16, msg, len);
-    hv_hypercall(vm->hv, 0, HVCALL_POST_MESSAGE, FZ_INPUT_PAGE, 0);
+    fz_post_message(vm->hv, msg, len);
     fz_drain_slots(vm);
 }
 

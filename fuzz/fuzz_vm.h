@@ -75,6 +75,19 @@ static inline void fz_vm_free(struct fz_vm *vm)
     hv_destroy(vm->hv);
 }
 
+/* The guest posts a VMBus channel message (connection 1) with HvPostMessage from VP 0. */
+static inline void fz_post_message(struct hv_partition *hv, const void *msg, uint32_t len)
+{
+    uint8_t *in = fz_ram + FZ_INPUT_PAGE;
+    memset(in, 0, 256);
+    uint32_t conn = 1, type = 1;
+    memcpy(in, &conn, 4);
+    memcpy(in + 8, &type, 4);
+    memcpy(in + 12, &len, 4);
+    memcpy(in + 16, msg, len);
+    hv_hypercall(hv, 0, HVCALL_POST_MESSAGE, FZ_INPUT_PAGE, 0);
+}
+
 /* The guest consumes whatever is in its SINT2 slots, EOMing as Linux does. */
 static inline void fz_drain_slots(struct fz_vm *vm)
 {

@@ -13,14 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void post(struct fz_vm *vm, const void *msg, uint32_t len)
 {
-    uint8_t *in = fz_ram + FZ_INPUT_PAGE;
-    memset(in, 0, 256);
-    uint32_t conn = 1, type = 1;
-    memcpy(in, &conn, 4);
-    memcpy(in + 8, &type, 4);
-    memcpy(in + 12, &len, 4);
-    memcpy(in + 16, msg, len);
-    hv_hypercall(vm->hv, 0, HVCALL_POST_MESSAGE, FZ_INPUT_PAGE, 0);
+    fz_post_message(vm->hv, msg, len);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

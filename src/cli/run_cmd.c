@@ -12,6 +12,7 @@
 
 #include "arch/x86/e820.h"
 #include "arch/x86/kernel_image.h"
+#include "core/vm_storage.h"
 #include "cli/commands.h"
 #include "cli/run_options.h"
 #include "core/control.h"
@@ -115,6 +116,11 @@ int cli_run(int argc, char **argv)
         goto out;
     }
     cfg.initrd_data = initrd;
+    if (vm_storage_open(&cfg, err, sizeof(err)) < 0) {
+        vlog_error("%s", err);
+        status = RUN_EXIT_USAGE;
+        goto out;
+    }
 
     if (kvm_host_check(&kvm_fd, err, sizeof(err)) != KVM_HOST_OK) {
         vlog_error("%s", err);
@@ -154,6 +160,7 @@ int cli_run(int argc, char **argv)
 out:
     if (kvm_fd >= 0)
         close(kvm_fd);
+    vm_storage_close(&cfg);
     free(initrd);
     kernel_image_free(&kernel);
     return status;

@@ -19,12 +19,18 @@ const char run_usage[] =
     "  --initrd FILE        initial ramdisk\n"
     "  --cmdline TEXT       kernel command line\n"
     "  --memory SIZE        guest memory, e.g. 512M, 2G (default 512M; 16M to 1T)\n"
-    "  --cpus N             virtual processors, one host thread each (default 1)\n"
+    "  --cpus N             virtual processors, one host thread each (default 1, max 256)\n"
     "  --console SPEC       stdio (default), file:PATH, socket:PATH or none\n"
     "  --on-reboot ACTION   restart (default, as Hyper-V does) or exit\n"
     "  --name NAME          the VM's name (default \"default\"); `viridian vm ... NAME`\n"
     "                       reaches it through its control socket\n"
     "  --control PATH       put the control socket at PATH instead\n"
+    "  --disk PATH[,ro][,controller=N][,lun=M]\n"
+    "                       attach a raw, VHD or VHDX image to synthetic SCSI controller\n"
+    "                       N (0-3, default 0) at LUN M (0-63, default: the first free);\n"
+    "                       ro makes it read-only; repeat for more disks\n"
+    "  --dvd PATH[,controller=N][,lun=M]\n"
+    "                       a DVD drive holding the image PATH (an ISO), read-only\n"
     "\n"
     "On a terminal the console is raw; Ctrl-A x stops the VM.\n"
     "\n"
@@ -33,7 +39,7 @@ const char run_usage[] =
     "5 triple fault; 6 KVM could not run the guest's code; 7 stopped from the host.\n";
 
 enum { OPT_KERNEL = 1, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_CPUS, OPT_CONSOLE, OPT_ON_REBOOT,
-       OPT_NAME, OPT_CONTROL, OPT_HELP };
+       OPT_NAME, OPT_CONTROL, OPT_DISK, OPT_DVD, OPT_HELP };
 
 static const struct option run_long_options[] = {
     { "kernel", required_argument, NULL, OPT_KERNEL },
@@ -45,9 +51,82 @@ static const struct option run_long_options[] = {
     { "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
     { "name", required_argument, NULL, OPT_NAME },
     { "control", required_argument, NULL, OPT_CONTROL },
+    { "disk", required_argument, NULL, OPT_DISK },
+    { "dvd", required_argument, NULL, OPT_DVD },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 },
 };
+
+static int parse_index(const char *s, unsigned max, unsigned *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end || v < 0 || v > (long)max)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* PATH[,ro][,controller=N][,lun=M]; the spec is modified in place (commas cut). */
+static int parse_disk(char *spec, bool dvd, struct vm_config *cfg, char *err, size_t errlen)
+{
+    const char *opt = dvd ? "--dvd" : "--disk";
+    if (cfg->ndisks >= VM_MAX_DISKS) {
+        snprintf(err, errlen, "%s: at most %d disks (%d controllers x %d LUNs)", opt, VM_MAX_DISKS,
+                 VM_MAX_CONTROLLERS, VM_MAX_LUNS);
+        return -1;
+    }
+    struct vm_disk *d = &cfg->disks[cfg->ndisks];
+    bool lun_given = false;
+    memset(d, 0, sizeof(*d));
+    char *save = NULL, *tok = strtok_r(spec, ",", &save);
+    if (!tok || !*tok || spec[0] == ',') {
+        snprintf(err, errlen, "%s needs a path: PATH[,ro][,controller=N][,lun=M]", opt);
+        return -1;
+    }
+    d->path = tok;
+    d->dvd = dvd;
+    d->ro = dvd;
+    while ((tok = strtok_r(NULL, ",", &save))) {
+        if (!strcmp(tok, "ro"))
+            d->ro = true;
+        else if (!strncmp(tok, "controller=", 11)) {
+            if (parse_index(tok + 11, VM_MAX_CONTROLLERS - 1, &d->controller) < 0) {
+                snprintf(err, errlen, "%s %s: controller must be 0 to %d", opt, d->path,
+                         VM_MAX_CONTROLLERS - 1);
+                return -1;
+            }
+        } else if (!strncmp(tok, "lun=", 4)) {
+            if (parse_index(tok + 4, VM_MAX_LUNS - 1, &d->lun) < 0) {
+                snprintf(err, errlen, "%s %s: lun must be 0 to %d", opt, d->path, VM_MAX_LUNS - 1);
+                return -1;
+            }
+            lun_given = true;
+        } else {
+            snprintf(err, errlen, "%s %s: unknown setting '%s' (ro, controller=N, lun=M)", opt,
+                     d->path, tok);
+            return -1;
+        }
+    }
+    bool used[VM_MAX_LUNS] = { false };
+    for (unsigned i = 0; i < cfg->ndisks; i++)
+        if (cfg->disks[i].controller == d->controller)
+            used[cfg->disks[i].lun] = true;
+    if (!lun_given) {
+        while (d->lun < VM_MAX_LUNS && used[d->lun])
+            d->lun++;
+        if (d->lun == VM_MAX_LUNS) {
+            snprintf(err, errlen, "%s %s: controller %u has no free LUN", opt, d->path, d->controller);
+            return -1;
+        }
+    } else if (used[d->lun]) {
+        snprintf(err, errlen, "%s %s: controller %u LUN %u is already taken", opt, d->path,
+                 d->controller, d->lun);
+        return -1;
+    }
+    cfg->ndisks++;
+    return 0;
+}
 
 int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen)
 {
@@ -121,6 +200,11 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
             break;
         }
         case OPT_CONTROL: cfg->control = optarg; break;
+        case OPT_DISK:
+        case OPT_DVD:
+            if (parse_disk(optarg, opt == OPT_DVD, cfg, err, errlen) < 0)
+                return -1;
+            break;
         case OPT_HELP:
         case 'h':
             return 1;

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "core/vm_config.h"
+#include "hv/hv.h"
 
 /* Exit statuses of `viridian run` (also in README.md and `viridian run --help`). */
 enum run_exit {
@@ -18,7 +19,8 @@ enum run_exit {
     RUN_EXIT_STOPPED = 7,       /* stopped from the host (signal, Ctrl-A x) */
 };
 
-#define RUN_MAX_CPUS 1024
+/* The Hyper-V interface keeps per-VP SynIC state for at most this many. */
+#define RUN_MAX_CPUS HV_MAX_VCPUS
 
 extern const char run_usage[];
 

@@ -21,6 +21,7 @@ struct vm;
 struct hv_partition;
 struct vmbus_host;
 struct ic;
+struct storvsp;
 
 /* Exits that reached user space, by kind; written by the vCPU's own thread, read by
  * anyone (relaxed: statistics). */
@@ -52,6 +53,7 @@ struct vm {
     struct hv_partition *hv;
     struct vmbus_host *vmbus;
     struct ic *ic;                  /* integration services (shutdown, heartbeat, ...) */
+    struct storvsp *storage[VM_MAX_CONTROLLERS]; /* SCSI controllers with disks, or NULL */
     int nvcpus;
     struct vcpu *vcpus;
     _Atomic int stop_reason;

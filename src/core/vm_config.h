@@ -7,6 +7,20 @@
 #include <stdint.h>
 
 struct kernel_image;
+struct disk;
+
+/* Disks on the synthetic SCSI controllers: at most 4 controllers x 64 LUNs, as Hyper-V. */
+#define VM_MAX_CONTROLLERS 4
+#define VM_MAX_LUNS 64
+#define VM_MAX_DISKS (VM_MAX_CONTROLLERS * VM_MAX_LUNS)
+
+struct vm_disk {
+    const char *path;
+    bool ro;
+    bool dvd;               /* --dvd: a DVD drive (read-only) with this image */
+    unsigned controller, lun;
+    struct disk *disk;      /* opened by `viridian run` before the host is touched */
+};
 
 enum reboot_action {
     REBOOT_RESTART = 0,     /* a guest reboot restarts the VM, as Hyper-V does */
@@ -28,6 +42,8 @@ struct vm_config {
     struct kernel_image *kernel_image;
     const uint8_t *initrd_data;
     size_t initrd_size;
+    struct vm_disk disks[VM_MAX_DISKS];
+    unsigned ndisks;
 };
 
 #endif

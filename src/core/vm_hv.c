@@ -11,6 +11,7 @@
 #include "arch/x86/cpuid.h"
 #include "core/log.h"
 #include "core/vcpu.h"
+#include "core/vm_storage.h"
 #include "hv/hv.h"
 #include "vmbus/vmbus.h"
 #include "vsp/ic.h"
@@ -88,7 +89,14 @@ int vm_hv_setup(struct vm *vm)
         snprintf(vm->error, sizeof(vm->error), "cannot create the Hyper-V interface");
         return -1;
     }
-    vm->vmbus = vmbus_create(vm->hv, &vm->mem, vmbus_devices, vmbus_device_count);
+    /* the static device table, then this VM's SCSI controllers */
+    const struct vmbus_device_desc *devs[VMBUS_MAX_CHANNELS];
+    unsigned ndevs = vmbus_device_count;
+    memcpy(devs, vmbus_devices, ndevs * sizeof(devs[0]));
+    int n = vm_storage_attach(vm, devs, ndevs, VMBUS_MAX_CHANNELS);
+    if (n < 0)
+        return -1;
+    vm->vmbus = vmbus_create(vm->hv, &vm->mem, devs, (unsigned)n);
     if (!vm->vmbus) {
         snprintf(vm->error, sizeof(vm->error), "cannot create the VMBus host");
         return -1;
@@ -131,10 +139,12 @@ void vm_hv_destroy(struct vm *vm)
     if (vm->ic)
         ic_detach(vm->ic);
     vm->ic = NULL;
+    vm_storage_stop(vm);
     if (vm->vmbus)
         vmbus_destroy(vm->vmbus);
     if (vm->hv)
         hv_destroy(vm->hv);
+    vm_storage_detach(vm);
     vm->vmbus = NULL;
     vm->hv = NULL;
 }

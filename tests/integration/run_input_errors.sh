@@ -48,6 +48,12 @@ expect run-input/cpus-zero 2 "from 1 to" -- run --kernel "$kernel" --cpus 0
 expect run-input/cpus-absurd 2 "from 1 to" -- run --kernel "$kernel" --cpus 100000
 expect run-input/unknown-option 2 "unknown option" -- run --kernel "$kernel" --turbo
 expect run-input/bad-console 2 "console" -- run --kernel "$kernel" --console tcp:80
+truncate -s 1M "$TEST_TMP/disk.img"
+expect run-input/missing-disk 2 "--disk .*nope.img: .*No such file" -- run --kernel "$kernel" --disk "$TEST_TMP/nope.img"
+expect run-input/missing-dvd 2 "--dvd .*nope.iso" -- run --kernel "$kernel" --dvd "$TEST_TMP/nope.iso"
+expect run-input/disk-bad-lun 2 "lun must be 0 to 63" -- run --kernel "$kernel" --disk "$TEST_TMP/disk.img,lun=64"
+expect run-input/disk-bad-controller 2 "controller must be 0 to 3" -- run --kernel "$kernel" --disk "$TEST_TMP/disk.img,controller=9"
+expect run-input/disk-lun-taken 2 "already taken" -- run --kernel "$kernel" --disk "$TEST_TMP/disk.img" --disk "$TEST_TMP/disk.img,lun=0"
 expect cli/unknown-command 2 "unknown command" -- frobnicate
 
 if grep -qwE 'vmx|svm' /proc/cpuinfo; then

@@ -59,3 +59,44 @@ TEST(run_options_reject_bad_values_with_a_reason)
             test_fail(__FILE__, __LINE__, "case %zu: '%s' does not say '%s'", i, err, bad[i].why);
     }
 }
+
+TEST(run_options_disks)
+{
+    struct vm_config cfg;
+    char err[256];
+    char a[] = "a.img", b[] = "b.vhdx,ro,controller=1,lun=7", c[] = "c.vhd,controller=1";
+    char d[] = "d.img,lun=0";
+    CHECK_EQ(parse(&cfg, err, NARGS("--kernel", "k", "--disk", a, "--disk", b, "--disk", c, "--disk", d),
+                   ARGS("--kernel", "k", "--disk", a, "--disk", b, "--disk", c, "--disk", d)), -1);
+    CHECK(strstr(err, "LUN 0 is already taken") != NULL);
+    char a2[] = "a.img", b2[] = "b.vhdx,ro,controller=1,lun=7", c2[] = "c.vhd,controller=1";
+    CHECK_EQ(parse(&cfg, err, NARGS("--kernel", "k", "--disk", a2, "--disk", b2, "--disk", c2),
+                   ARGS("--kernel", "k", "--disk", a2, "--disk", b2, "--disk", c2)), 0);
+    CHECK_EQ(cfg.ndisks, 3);
+    CHECK_STR(cfg.disks[0].path, "a.img");
+    CHECK_EQ(cfg.disks[0].controller, 0);
+    CHECK_EQ(cfg.disks[0].lun, 0);
+    CHECK(!cfg.disks[0].ro);
+    CHECK_STR(cfg.disks[1].path, "b.vhdx");
+    CHECK(cfg.disks[1].ro);
+    CHECK_EQ(cfg.disks[1].controller, 1);
+    CHECK_EQ(cfg.disks[1].lun, 7);
+    CHECK_EQ(cfg.disks[2].controller, 1);
+    CHECK_EQ(cfg.disks[2].lun, 0); /* first free */
+    char a3[] = "a.img", iso[] = "x.iso";
+    CHECK_EQ(parse(&cfg, err, NARGS("--kernel", "k", "--disk", a3, "--dvd", iso),
+                   ARGS("--kernel", "k", "--disk", a3, "--dvd", iso)), 0);
+    CHECK_EQ(cfg.ndisks, 2);
+    CHECK(cfg.disks[1].dvd);
+    CHECK(cfg.disks[1].ro);
+    CHECK_EQ(cfg.disks[1].lun, 1);
+    CHECK(!cfg.disks[0].dvd);
+    const char *bad[] = { "x,controller=4", "x,lun=64", "x,lun=-1", "x,rw", ",ro", "x,controller=" };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char spec[64];
+        snprintf(spec, sizeof(spec), "%s", bad[i]);
+        CHECK_EQ(parse(&cfg, err, NARGS("--kernel", "k", "--disk", spec),
+                       ARGS("--kernel", "k", "--disk", spec)), -1);
+        CHECK(err[0] != '\0');
+    }
+}

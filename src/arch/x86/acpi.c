@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "arch/x86/layout.h"
+#include "core/endian.h"
 
 #define ACPI_HDR_LEN 36
 #define FADT_LEN 276
@@ -13,10 +14,6 @@ struct acpi_writer {
     size_t size, len;
     uint64_t gpa;
 };
-
-static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
 uint8_t acpi_checksum(const void *p, size_t n)
 {
@@ -42,18 +39,18 @@ static uint8_t *acpi_alloc(struct acpi_writer *w, size_t n, uint64_t *gpa)
 static void acpi_header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
 {
     memcpy(t, sig, 4);
-    put32(t + 4, len);
+    put_le32(t + 4, len);
     t[8] = rev;
     memcpy(t + 10, "VIRDAN", 6);
     memcpy(t + 16, "VIRIDIAN", 8);
-    put32(t + 24, 1);
+    put_le32(t + 24, 1);
     memcpy(t + 28, "VIRD", 4);
-    put32(t + 32, 1);
+    put_le32(t + 32, 1);
 }
 
 static void acpi_finish(uint8_t *t, uint32_t len)
 {
-    put32(t + 4, len);
+    put_le32(t + 4, len);
     t[9] = 0;
     t[9] = (uint8_t)(0 - acpi_checksum(t, len));
 }
@@ -65,7 +62,7 @@ static void gas_io(uint8_t *g, uint16_t port, uint8_t bytes)
     g[1] = (uint8_t)(bytes * 8);
     g[2] = 0;
     g[3] = bytes >= 4 ? 3 : bytes;  /* access size: 1 byte, 2 word, 3 dword */
-    put64(g + 4, port);
+    put_le64(g + 4, port);
 }
 
 static uint64_t build_dsdt(struct acpi_writer *w, const struct acpi_config *cfg)
@@ -105,28 +102,28 @@ static uint64_t build_fadt(struct acpi_writer *w, uint64_t dsdt, uint64_t facs)
     if (!t)
         return 0;
     acpi_header(t, "FACP", FADT_LEN, 6);
-    put32(t + 36, (uint32_t)facs);
-    put32(t + 40, (uint32_t)dsdt);
-    put16(t + 46, ACPI_SCI_IRQ);
-    put32(t + 56, ACPI_PM1_EVT_PORT);
-    put32(t + 64, ACPI_PM1_CNT_PORT);
-    put32(t + 76, ACPI_PM_TMR_PORT);
+    put_le32(t + 36, (uint32_t)facs);
+    put_le32(t + 40, (uint32_t)dsdt);
+    put_le16(t + 46, ACPI_SCI_IRQ);
+    put_le32(t + 56, ACPI_PM1_EVT_PORT);
+    put_le32(t + 64, ACPI_PM1_CNT_PORT);
+    put_le32(t + 76, ACPI_PM_TMR_PORT);
     t[88] = 4;                      /* PM1_EVT_LEN */
     t[89] = 2;                      /* PM1_CNT_LEN */
     t[91] = 4;                      /* PM_TMR_LEN */
-    put16(t + 96, 101);             /* no C2 */
-    put16(t + 98, 1001);            /* no C3 */
+    put_le16(t + 96, 101);             /* no C2 */
+    put_le16(t + 98, 1001);            /* no C3 */
     t[108] = 0x32;                  /* CMOS century register */
-    put16(t + 109, 1u << 2);        /* IAPC_BOOT_ARCH: no VGA; no 8042, no legacy devices */
-    put32(t + 112, (1u << 0) |      /* WBINVD */
+    put_le16(t + 109, 1u << 2);        /* IAPC_BOOT_ARCH: no VGA; no 8042, no legacy devices */
+    put_le32(t + 112, (1u << 0) |      /* WBINVD */
                    (1u << 2) |      /* C1 supported */
                    (1u << 5) |      /* no sleep button (the power button is fixed) */
                    (1u << 10));     /* RESET_REG_SUP; TMR_VAL_EXT clear: 24-bit timer */
     gas_io(t + 116, ACPI_RESET_PORT, 1);
     t[128] = ACPI_RESET_VALUE;
     t[131] = 4;                     /* FADT minor version */
-    put64(t + 132, facs);
-    put64(t + 140, dsdt);
+    put_le64(t + 132, facs);
+    put_le64(t + 140, dsdt);
     gas_io(t + 148, ACPI_PM1_EVT_PORT, 4);
     gas_io(t + 172, ACPI_PM1_CNT_PORT, 2);
     gas_io(t + 208, ACPI_PM_TMR_PORT, 4);
@@ -142,7 +139,7 @@ static uint64_t build_facs(struct acpi_writer *w)
     if (!t)
         return 0;
     memcpy(t, "FACS", 4);
-    put32(t + 4, FACS_LEN);
+    put_le32(t + 4, FACS_LEN);
     t[32] = 2;                      /* version */
     return gpa;
 }
@@ -155,8 +152,8 @@ static uint64_t build_madt(struct acpi_writer *w, int cpus)
     if (!t)
         return 0;
     acpi_header(t, "APIC", 0, 5);
-    put32(t + 36, (uint32_t)GPA_LAPIC);
-    put32(t + 40, 1);               /* PCAT_COMPAT: there are 8259s too */
+    put_le32(t + 36, (uint32_t)GPA_LAPIC);
+    put_le32(t + 40, 1);               /* PCAT_COMPAT: there are 8259s too */
     uint8_t *p = t + 44;
     for (int i = 0; i < cpus; i++) {
         if (i < 255) {
@@ -164,34 +161,34 @@ static uint64_t build_madt(struct acpi_writer *w, int cpus)
             p[1] = 8;
             p[2] = (uint8_t)i;      /* ACPI processor UID */
             p[3] = (uint8_t)i;      /* APIC ID = vCPU index */
-            put32(p + 4, 1);        /* enabled */
+            put_le32(p + 4, 1);        /* enabled */
             p += 8;
         } else {
             p[0] = 9;               /* processor local x2APIC */
             p[1] = 16;
-            put32(p + 4, (uint32_t)i);
-            put32(p + 8, 1);
-            put32(p + 12, (uint32_t)i);
+            put_le32(p + 4, (uint32_t)i);
+            put_le32(p + 8, 1);
+            put_le32(p + 12, (uint32_t)i);
             p += 16;
         }
     }
     p[0] = 1;                       /* I/O APIC, id 0, GSIs 0-23 */
     p[1] = 12;
     p[2] = 0;
-    put32(p + 4, (uint32_t)GPA_IOAPIC);
-    put32(p + 8, 0);
+    put_le32(p + 4, (uint32_t)GPA_IOAPIC);
+    put_le32(p + 8, 0);
     p += 12;
     p[0] = 2;                       /* interrupt source override: SCI, level, active high */
     p[1] = 10;
     p[2] = 0;
     p[3] = ACPI_SCI_IRQ;
-    put32(p + 4, ACPI_SCI_IRQ);
-    put16(p + 8, 0x000d);
+    put_le32(p + 4, ACPI_SCI_IRQ);
+    put_le16(p + 8, 0x000d);
     p += 10;
     p[0] = 4;                       /* local APIC NMI on LINT1 of every processor */
     p[1] = 6;
     p[2] = 0xff;
-    put16(p + 3, 0);
+    put_le16(p + 3, 0);
     p[5] = 1;
     p += 6;
     uint32_t used = (uint32_t)(p - t);
@@ -214,15 +211,15 @@ uint64_t acpi_build(uint8_t *buf, size_t size, uint64_t gpa, const struct acpi_c
     if (!rsdp || !xsdt || !facs || !madt || !dsdt || !fadt)
         return 0;
     acpi_header(xsdt, "XSDT", 0, 1);
-    put64(xsdt + ACPI_HDR_LEN, fadt);
-    put64(xsdt + ACPI_HDR_LEN + 8, madt);
+    put_le64(xsdt + ACPI_HDR_LEN, fadt);
+    put_le64(xsdt + ACPI_HDR_LEN + 8, madt);
     acpi_finish(xsdt, ACPI_HDR_LEN + 2 * 8);
 
     memcpy(rsdp, "RSD PTR ", 8);
     memcpy(rsdp + 9, "VIRDAN", 6);
     rsdp[15] = 2;                   /* ACPI 2.0+: use the XSDT */
-    put32(rsdp + 20, 36);
-    put64(rsdp + 24, xsdt_gpa);
+    put_le32(rsdp + 20, 36);
+    put_le64(rsdp + 24, xsdt_gpa);
     rsdp[8] = (uint8_t)(0 - acpi_checksum(rsdp, 20));
     rsdp[32] = (uint8_t)(0 - acpi_checksum(rsdp, 36));
     return rsdp_gpa;

@@ -5,6 +5,7 @@
 
 #include "arch/x86/e820.h"
 #include "arch/x86/layout.h"
+#include "core/endian.h"
 
 /* boot_params offsets (arch/x86/include/uapi/asm/bootparam.h) */
 #define BP_ACPI_RSDP_ADDR   0x070
@@ -29,10 +30,6 @@
 
 #define LOADFLAG_LOADED_HIGH 0x01
 #define LOADFLAG_CAN_USE_HEAP 0x80
-
-static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
 uint64_t boot_initrd_address(uint64_t kernel_end, uint64_t limit, uint64_t size)
 {
@@ -102,20 +99,20 @@ int boot_prepare(const struct guest_mem *mem, const struct boot_request *req,
     if (k->has_setup_header)
         memcpy(bp + BP_HDR, k->setup_header, sizeof(k->setup_header));
     else {
-        put16(bp + HDR_BOOT_FLAG, 0xaa55);
+        put_le16(bp + HDR_BOOT_FLAG, 0xaa55);
         memcpy(bp + HDR_HEADER, "HdrS", 4);
-        put16(bp + HDR_VERSION, 0x020f);
-        put32(bp + HDR_KERNEL_ALIGN, 0x1000000);
+        put_le16(bp + HDR_VERSION, 0x020f);
+        put_le32(bp + HDR_KERNEL_ALIGN, 0x1000000);
     }
     bp[HDR_TYPE_OF_LOADER] = 0xff;
     bp[HDR_LOADFLAGS] |= LOADFLAG_LOADED_HIGH | LOADFLAG_CAN_USE_HEAP;
-    put16(bp + HDR_HEAP_END_PTR, 0xfe00);
+    put_le16(bp + HDR_HEAP_END_PTR, 0xfe00);
 
     char *cmd = gmem_ptr(mem, GPA_CMDLINE, CMDLINE_MAX);
     memcpy(cmd, req->cmdline, cmdline_len + 1);
-    put32(bp + HDR_CMD_LINE_PTR, (uint32_t)GPA_CMDLINE);
-    put32(bp + BP_EXT_CMD_LINE_PTR, 0);
-    put32(bp + HDR_CMDLINE_SIZE, cmdline_max);
+    put_le32(bp + HDR_CMD_LINE_PTR, (uint32_t)GPA_CMDLINE);
+    put_le32(bp + BP_EXT_CMD_LINE_PTR, 0);
+    put_le32(bp + HDR_CMDLINE_SIZE, cmdline_max);
 
     if (req->initrd) {
         uint64_t limit = ram.low_end;
@@ -130,17 +127,17 @@ int boot_prepare(const struct guest_mem *mem, const struct boot_request *req,
             return -1;
         }
         memcpy(gmem_ptr(mem, at, req->initrd_size), req->initrd, req->initrd_size);
-        put32(bp + HDR_RAMDISK_IMAGE, (uint32_t)at);
-        put32(bp + HDR_RAMDISK_SIZE, (uint32_t)req->initrd_size);
-        put32(bp + BP_EXT_RAMDISK_IMG, (uint32_t)(at >> 32));
-        put32(bp + BP_EXT_RAMDISK_SIZE, (uint32_t)((uint64_t)req->initrd_size >> 32));
+        put_le32(bp + HDR_RAMDISK_IMAGE, (uint32_t)at);
+        put_le32(bp + HDR_RAMDISK_SIZE, (uint32_t)req->initrd_size);
+        put_le32(bp + BP_EXT_RAMDISK_IMG, (uint32_t)(at >> 32));
+        put_le32(bp + BP_EXT_RAMDISK_SIZE, (uint32_t)((uint64_t)req->initrd_size >> 32));
     }
 
     struct e820_map map;
     e820_build(&map, req->mem_size);
     bp[BP_E820_ENTRIES] = (uint8_t)map.count;
     memcpy(bp + BP_E820_TABLE, map.entries, (size_t)map.count * sizeof(map.entries[0]));
-    put64(bp + BP_ACPI_RSDP_ADDR, req->rsdp_gpa);
+    put_le64(bp + BP_ACPI_RSDP_ADDR, req->rsdp_gpa);
 
     build_page_tables(mem);
     build_gdt(mem, entry);

@@ -4,10 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
-
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t rd32(const uint8_t *p) { return (uint32_t)rd16(p) | (uint32_t)rd16(p + 2) << 16; }
-static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+#include "core/endian.h"
 
 int bzimage_is(const uint8_t *file, size_t len)
 {
@@ -21,7 +18,7 @@ int bzimage_parse(const uint8_t *file, size_t len, struct bzimage_info *out, cha
         snprintf(err, KERNEL_ERR_LEN, "not a bzImage (no \"HdrS\" setup header)");
         return -1;
     }
-    out->version = rd16(file + 0x206);
+    out->version = get_le16(file + 0x206);
     if (out->version < 0x020c) {
         snprintf(err, KERNEL_ERR_LEN,
                  "boot protocol %u.%02u is too old (2.12 or later is needed, Linux 3.8+)",
@@ -34,13 +31,13 @@ int bzimage_parse(const uint8_t *file, size_t len, struct bzimage_info *out, cha
     }
     unsigned setup_sects = file[0x1f1] ? file[0x1f1] : 4;
     out->setup_size = (setup_sects + 1) * 512u;
-    out->payload_offset = rd32(file + 0x248);
-    out->payload_length = rd32(file + 0x24c);
-    out->initrd_addr_max = rd32(file + 0x22c);
-    out->xloadflags = rd16(file + 0x236);
-    out->cmdline_size = rd32(file + 0x238);
-    out->pref_address = rd64(file + 0x258);
-    out->init_size = rd32(file + 0x260);
+    out->payload_offset = get_le32(file + 0x248);
+    out->payload_length = get_le32(file + 0x24c);
+    out->initrd_addr_max = get_le32(file + 0x22c);
+    out->xloadflags = get_le16(file + 0x236);
+    out->cmdline_size = get_le32(file + 0x238);
+    out->pref_address = get_le64(file + 0x258);
+    out->init_size = get_le32(file + 0x260);
 
     uint64_t start = (uint64_t)out->setup_size + out->payload_offset;
     if (out->setup_size > len || !out->payload_length || start > len ||

@@ -3,6 +3,7 @@
  * after every compressed payload; it is only used as a first allocation guess, the
  * streams themselves decide where they end. */
 #include "arch/x86/kernel_image.h"
+#include "core/endian.h"
 
 #include <lz4.h>
 #include <lzma.h>
@@ -45,10 +46,6 @@ enum kernel_compression kernel_compression_detect(const uint8_t *p, size_t len)
     return KCOMP_NONE;
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* A growable output buffer bounded by max. */
 struct outbuf {
@@ -79,7 +76,7 @@ static void outbuf_init(struct outbuf *o, const uint8_t *in, size_t in_len, size
 {
     *o = (struct outbuf){ .max = max };
     if (in_len >= 4) {
-        size_t guess = le32(in + in_len - 4);
+        size_t guess = get_le32(in + in_len - 4);
         if (guess && guess <= max)
             outbuf_reserve(o, guess);
     }
@@ -203,7 +200,7 @@ static int unpack_lz4(const uint8_t *in, size_t in_len, struct outbuf *o, char *
         return -1;
     }
     while (in_len - pos >= 4) {
-        uint32_t size = le32(in + pos);
+        uint32_t size = get_le32(in + pos);
         if (size == LZ4_LEGACY_MAGIC) {
             pos += 4;
             continue;

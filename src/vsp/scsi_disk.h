@@ -1,0 +1,66 @@
+/* A SCSI direct-access target (SBC-3/SPC-3 subset, the commands Linux's sd and scsi scan
+ * send) over a `struct disk`. It knows nothing of VMBus: the transport hands it a CDB
+ * and a flat data buffer and gets back a SCSI status, sense data and a byte count.
+ * Every error is a CHECK CONDITION with fixed-format sense. */
+#ifndef VIRIDIAN_VSP_SCSI_DISK_H
+#define VIRIDIAN_VSP_SCSI_DISK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct disk;
+
+#define SCSI_STATUS_GOOD            0x00
+#define SCSI_STATUS_CHECK_CONDITION 0x02
+
+#define SCSI_SENSE_LEN 18 /* fixed format */
+
+#define SENSE_NO_SENSE        0x0
+#define SENSE_NOT_READY       0x2
+#define SENSE_MEDIUM_ERROR    0x3
+#define SENSE_ILLEGAL_REQUEST 0x5
+#define SENSE_DATA_PROTECT    0x7
+
+struct scsi_disk {
+    struct disk *disk;
+    bool ro;
+    bool cdrom;             /* MMC CD/DVD-ROM (read-only, 2048-byte blocks) */
+    bool unmap;             /* the image can give space back (UNMAP advertised) */
+    uint32_t block_size;    /* logical: 512 or 4096 */
+    uint32_t phys_exp;      /* physical = logical << phys_exp */
+    uint64_t nblocks;
+    uint32_t max_xfer;      /* largest data transfer in bytes (VPD B0) */
+    char serial[24];
+    uint8_t naa[16];        /* NAA 6 identifier (VPD 83) */
+};
+
+struct scsi_cmd {
+    const uint8_t *cdb;
+    unsigned cdb_len;
+    uint8_t *buf;           /* data buffer: data-out on entry when data_out, data-in on exit */
+    uint32_t buf_len;       /* its size (the initiator's transfer length) */
+    bool data_out;          /* buf holds data from the initiator */
+    /* results */
+    uint32_t xfer;          /* bytes produced (data-in) or consumed (data-out) */
+    uint8_t status;         /* SCSI status */
+    uint8_t sense[SCSI_SENSE_LEN];
+    uint8_t sense_len;      /* 0 unless CHECK CONDITION */
+};
+
+#define SCSI_DISK_RO    1u
+#define SCSI_DISK_CDROM 2u /* a DVD drive with the image as its disc (implies RO) */
+
+/* Describes `d` as a target (flags SCSI_DISK_*); `id` makes serial number and NAA
+ * identifier unique (e.g. controller << 8 | lun). */
+void scsi_disk_init(struct scsi_disk *sd, struct disk *d, unsigned flags, uint32_t id,
+                    uint32_t max_xfer);
+/* Executes one command (synchronously, disk I/O included). */
+void scsi_disk_exec(struct scsi_disk *sd, struct scsi_cmd *c);
+/* INQUIRY answer for a LUN with no device (peripheral qualifier 3, type 0x1F). */
+void scsi_inquiry_no_lun(struct scsi_cmd *c);
+/* REPORT LUNS answer listing `luns` (single-level, peripheral addressing). */
+void scsi_report_luns(struct scsi_cmd *c, const uint16_t *luns, unsigned n);
+/* CHECK CONDITION with fixed-format sense key/ASC/ASCQ. */
+void scsi_set_sense(struct scsi_cmd *c, uint8_t key, uint8_t asc, uint8_t ascq);
+
+#endif

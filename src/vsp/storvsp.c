@@ -1,0 +1,254 @@
+/* Storage VSP: the storvsc protocol (init sequence, sub-channels) and the controllers
+ * (reference §7a); SRBs run on the channel's worker (storvsp_io.c). */
+#include "vsp/storvsp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "vsp/storvsp_priv.h"
+
+#define STORVSP_RING_PKT_MAX 8192u /* GPA-direct SRB of 1 MiB: 257 PFNs, about 2.2 KiB */
+
+static const uint16_t supported_versions[] = { VSTOR_PROTO_WIN10, VSTOR_PROTO_WIN8_1,
+                                               VSTOR_PROTO_WIN8 };
+
+/* ---- channel callbacks ------------------------------------------------------------- */
+
+static int storvsp_open(struct vmbus_channel *ch, const uint8_t *userdata)
+{
+    struct storvsp *c = vmbus_channel_device_ctx(ch);
+    unsigned idx = vmbus_channel_subchannel_index(ch);
+    if (idx > c->max_subchannels)
+        return -1;
+    struct storvsp_queue *q = &c->queues[idx];
+    q->ch = ch;
+    if (storvsp_queue_start(q) < 0)
+        return -1;
+    q->gen++;
+    if (idx) { /* a sub-channel serves SRBs at once, as negotiated on the primary */
+        q->state = CH_READY;
+        q->version = c->queues[0].version;
+    } else {
+        q->state = CH_NEW;
+        q->version = 0;
+    }
+    vmbus_channel_set_priv(ch, q);
+    return 0;
+}
+
+static void storvsp_close(struct vmbus_channel *ch)
+{
+    struct storvsp_queue *q = vmbus_channel_priv(ch);
+    vmbus_channel_set_priv(ch, NULL);
+    if (q) {
+        q->gen++;
+        storvsp_queue_flush(q);
+    }
+}
+
+static void storvsp_writable(struct vmbus_channel *ch)
+{
+    struct storvsp_queue *q = vmbus_channel_priv(ch);
+    if (q)
+        storvsp_send_unsent(q);
+}
+
+/* Queues an SRB for the worker; false if it could not be queued. */
+static bool queue_srb(struct storvsp_queue *q, const struct vmbus_packet *pkt,
+                      const struct vstor_packet *p)
+{
+    bool gpa = pkt->type == VMBUS_PACKET_DATA_USING_GPA_DIRECT;
+    uint32_t hdr = (uint32_t)(pkt->data - pkt->raw);
+    uint32_t rlen = gpa && hdr > sizeof(struct vmbus_packet_desc) ?
+                        hdr - (uint32_t)sizeof(struct vmbus_packet_desc) : 0;
+    struct storvsp_req *r = malloc(sizeof(*r) + rlen);
+    if (!r)
+        return false;
+    r->gen = q->gen;
+    r->trans_id = pkt->trans_id;
+    r->p = *p;
+    r->gpa_direct = gpa;
+    r->ranges_len = rlen;
+    memcpy(r->ranges, pkt->raw + sizeof(struct vmbus_packet_desc), rlen);
+    if (storvsp_queue_push(q, r))
+        return true;
+    free(r);
+    return false;
+}
+
+static bool version_supported(uint16_t v)
+{
+    for (size_t i = 0; i < sizeof(supported_versions) / sizeof(supported_versions[0]); i++)
+        if (supported_versions[i] == v)
+            return true;
+    return false;
+}
+
+static void storvsp_packet(struct vmbus_channel *ch, const struct vmbus_packet *pkt)
+{
+    struct storvsp *c = vmbus_channel_device_ctx(ch);
+    struct storvsp_queue *sc = vmbus_channel_priv(ch);
+    struct vstor_packet p;
+    unsigned offer = 0;
+
+    if (!sc || (pkt->type != VMBUS_PACKET_DATA_INBAND &&
+                pkt->type != VMBUS_PACKET_DATA_USING_GPA_DIRECT))
+        return;
+    /* Shorter packets (pre-Win8 layouts) read as zero-extended. */
+    memset(&p, 0, sizeof(p));
+    memcpy(&p, pkt->data, pkt->data_len < sizeof(p) ? pkt->data_len : sizeof(p));
+    uint32_t op = p.operation;
+    p.operation = VSTOR_OP_COMPLETE_IO;
+    p.status = VSTOR_STATUS_SUCCESS;
+
+    switch (op) {
+    case VSTOR_OP_BEGIN_INITIALIZATION:
+        sc->state = CH_INIT_BEGUN;
+        sc->version = 0;
+        break;
+    case VSTOR_OP_QUERY_PROTOCOL_VERSION:
+        if (sc->state < CH_INIT_BEGUN)
+            p.status = VSTOR_STATUS_INVALID_DEVICE_STATE;
+        else if (!version_supported(p.version.major_minor))
+            p.status = VSTOR_STATUS_REVISION_MISMATCH;
+        else {
+            sc->version = p.version.major_minor;
+            sc->state = CH_VERSION_OK;
+        }
+        break;
+    case VSTOR_OP_QUERY_PROPERTIES:
+        if (sc->state < CH_VERSION_OK) {
+            p.status = VSTOR_STATUS_INVALID_DEVICE_STATE;
+            break;
+        }
+        memset(&p.storage_channel_properties, 0, sizeof(p.storage_channel_properties));
+        p.storage_channel_properties.max_transfer_bytes = STORVSP_MAX_TRANSFER;
+        p.storage_channel_properties.max_channel_cnt = (uint16_t)c->max_subchannels;
+        if (c->max_subchannels)
+            p.storage_channel_properties.flags = VSTOR_PROP_SUPPORTS_MULTI_CHANNEL;
+        break;
+    case VSTOR_OP_END_INITIALIZATION:
+        if (sc->state < CH_VERSION_OK)
+            p.status = VSTOR_STATUS_INVALID_DEVICE_STATE;
+        else
+            sc->state = CH_READY;
+        break;
+    case VSTOR_OP_EXECUTE_SRB:
+        if (sc->state == CH_READY) {
+            struct vstor_packet rq;
+            memcpy(&rq, &p, sizeof(rq));
+            rq.operation = VSTOR_OP_COMPLETE_IO;
+            if (queue_srb(sc, pkt, &rq))
+                return; /* the worker completes it */
+        }
+        p.status = VSTOR_STATUS_INVALID_DEVICE_STATE;
+        p.vm_srb.srb_status = SRB_STATUS_ERROR;
+        p.vm_srb.data_transfer_length = 0;
+        break;
+    case VSTOR_OP_RESET_LUN:
+    case VSTOR_OP_RESET_ADAPTER:
+    case VSTOR_OP_RESET_BUS:
+        /* nothing to cancel: SRBs in flight complete on their own, as storvsc expects */
+        break;
+    case VSTOR_OP_CREATE_SUB_CHANNELS:
+        if (vmbus_channel_subchannel_index(ch) || sc->state != CH_READY ||
+            p.sub_channel_count == 0 || p.sub_channel_count > c->max_subchannels)
+            p.status = VSTOR_STATUS_INVALID_PARAMETER;
+        else
+            offer = p.sub_channel_count;
+        break;
+    default: /* FCHBA_DATA (not FC), unknown */
+        p.status = VSTOR_STATUS_INVALID_DEVICE_STATE;
+        break;
+    }
+    int rc = vmbus_channel_send(ch, VMBUS_PACKET_COMP, 0, pkt->trans_id, &p, sizeof(p));
+    if (rc)
+        vlog_debug("storvsp%u: answer to request 0x%llx lost (%d)", c->index,
+                   (unsigned long long)pkt->trans_id, rc);
+    /* the guest learns of sub-channels by their offers, after this answer */
+    if (offer && vmbus_channel_offer_subchannels(ch, offer) != (int)offer)
+        vlog_warn("storvsp%u: could not offer %u sub-channels", c->index, offer);
+}
+
+/* ---- controllers ------------------------------------------------------------------- */
+
+struct storvsp *storvsp_create(unsigned index, unsigned max_subchannels)
+{
+    if (index >= STORVSP_MAX_CONTROLLERS || max_subchannels > STORVSP_MAX_SUBCHANNELS)
+        return NULL;
+    struct storvsp *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->queues = calloc(1 + max_subchannels, sizeof(*c->queues));
+    if (!c->queues) {
+        free(c);
+        return NULL;
+    }
+    c->index = index;
+    c->max_subchannels = max_subchannels;
+    for (unsigned i = 0; i < STORVSP_MAX_LUNS; i++)
+        pthread_mutex_init(&c->lun_lock[i], NULL);
+    for (unsigned i = 0; i <= max_subchannels; i++) {
+        c->queues[i].c = c;
+        pthread_mutex_init(&c->queues[i].mu, NULL);
+        pthread_cond_init(&c->queues[i].cv, NULL);
+    }
+    c->desc = (struct vmbus_device_desc){
+        .name = "storvsp",
+        .if_type = STORVSP_SCSI_CLASS_GUID,
+        /* {7d4a8c14-55b2-4c1e-9f3a-2b6e0d11c0NN}: fixed per controller number */
+        .if_instance = VMBUS_GUID(0x7d4a8c14, 0x55b2, 0x4c1e, 0x9f, 0x3a, 0x2b, 0x6e, 0x0d,
+                                  0x11, 0xc0, index),
+        .max_subchannels = (uint16_t)max_subchannels,
+        .max_pkt_size = STORVSP_RING_PKT_MAX,
+        .ctx = c,
+        .open = storvsp_open,
+        .close = storvsp_close,
+        .on_packet = storvsp_packet,
+        .on_writable = storvsp_writable,
+    };
+    return c;
+}
+
+int storvsp_attach_disk(struct storvsp *c, unsigned lun, struct disk *d, unsigned flags)
+{
+    if (lun >= STORVSP_MAX_LUNS || c->luns[lun] || !d)
+        return -1;
+    struct scsi_disk *sd = malloc(sizeof(*sd));
+    if (!sd)
+        return -1;
+    scsi_disk_init(sd, d, flags, (uint32_t)(c->index << 8 | lun), STORVSP_MAX_TRANSFER);
+    c->luns[lun] = sd;
+    return 0;
+}
+
+const struct vmbus_device_desc *storvsp_desc(struct storvsp *c)
+{
+    return &c->desc;
+}
+
+void storvsp_stop(struct storvsp *c)
+{
+    if (!c)
+        return;
+    for (unsigned i = 0; i <= c->max_subchannels; i++)
+        storvsp_queue_stop(&c->queues[i]);
+}
+
+void storvsp_destroy(struct storvsp *c)
+{
+    if (!c)
+        return;
+    storvsp_stop(c);
+    for (unsigned i = 0; i <= c->max_subchannels; i++) {
+        pthread_mutex_destroy(&c->queues[i].mu);
+        pthread_cond_destroy(&c->queues[i].cv);
+    }
+    for (unsigned i = 0; i < STORVSP_MAX_LUNS; i++) {
+        pthread_mutex_destroy(&c->lun_lock[i]);
+        free(c->luns[i]);
+    }
+    free(c->queues);
+    free(c);
+}
