@@ -113,6 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     storvsp_attach_disk(c, 0, disk_rw, 0);
     storvsp_attach_disk(c, 1, disk_ro, SCSI_DISK_RO);
     storvsp_attach_disk(c, 2, disk_ro, SCSI_DISK_CDROM);
+    storvsp_attach_disk(c, 3, NULL, SCSI_DISK_CDROM); /* an empty DVD drive */
     const struct vmbus_device_desc *devs[] = { storvsp_desc(c) };
     vm.host = vmbus_create(vm.hv, &gm, devs, 1);
 
@@ -144,6 +145,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (data[0] & 1)
         init_sequence(vm.hv);
+    struct disk *old;
+    if (data[0] & 2) /* media changes: the DVD states the guest then probes */
+        storvsp_change_medium(c, 2, NULL, &old);
+    if (data[0] & 4)
+        storvsp_change_medium(c, 3, disk_ro, &old);
+    if (data[0] & 8) /* hot plug: a new LUN (and a rescan message), one gone */
+        storvsp_hot_add(c, 4, disk_rw, 0);
+    if (data[0] & 16)
+        storvsp_hot_remove(c, 1, &old);
     data++;
     size--;
     uint64_t tid = 1;

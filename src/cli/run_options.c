@@ -9,6 +9,7 @@
 #include "core/console.h"
 #include "core/control.h"
 #include "core/size.h"
+#include "core/vm_storage.h"
 
 const char run_usage[] =
     "usage: viridian run --kernel FILE [OPTIONS]\n"
@@ -67,8 +68,7 @@ static int parse_index(const char *s, unsigned max, unsigned *out)
     return 0;
 }
 
-/* PATH[,ro][,controller=N][,lun=M]; the spec is modified in place (commas cut). */
-static int parse_disk(char *spec, bool dvd, struct vm_config *cfg, char *err, size_t errlen)
+int run_parse_disk_spec(char *spec, bool dvd, struct vm_config *cfg, char *err, size_t errlen)
 {
     const char *opt = dvd ? "--dvd" : "--disk";
     if (cfg->ndisks >= VM_MAX_DISKS) {
@@ -108,18 +108,12 @@ static int parse_disk(char *spec, bool dvd, struct vm_config *cfg, char *err, si
             return -1;
         }
     }
-    bool used[VM_MAX_LUNS] = { false };
-    for (unsigned i = 0; i < cfg->ndisks; i++)
-        if (cfg->disks[i].controller == d->controller)
-            used[cfg->disks[i].lun] = true;
-    if (!lun_given) {
-        while (d->lun < VM_MAX_LUNS && used[d->lun])
-            d->lun++;
-        if (d->lun == VM_MAX_LUNS) {
-            snprintf(err, errlen, "%s %s: controller %u has no free LUN", opt, d->path, d->controller);
-            return -1;
-        }
-    } else if (used[d->lun]) {
+    int rc = vm_disk_place(cfg, d, lun_given);
+    if (rc == VM_PLACE_FULL) {
+        snprintf(err, errlen, "%s %s: controller %u has no free LUN", opt, d->path, d->controller);
+        return -1;
+    }
+    if (rc == VM_PLACE_TAKEN) {
         snprintf(err, errlen, "%s %s: controller %u LUN %u is already taken", opt, d->path,
                  d->controller, d->lun);
         return -1;
@@ -202,7 +196,7 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
         case OPT_CONTROL: cfg->control = optarg; break;
         case OPT_DISK:
         case OPT_DVD:
-            if (parse_disk(optarg, opt == OPT_DVD, cfg, err, errlen) < 0)
+            if (run_parse_disk_spec(optarg, opt == OPT_DVD, cfg, err, errlen) < 0)
                 return -1;
             break;
         case OPT_HELP:

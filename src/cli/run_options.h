@@ -2,6 +2,7 @@
 #ifndef VIRIDIAN_CLI_RUN_OPTIONS_H
 #define VIRIDIAN_CLI_RUN_OPTIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/vm_config.h"
@@ -23,6 +24,11 @@ enum run_exit {
 #define RUN_MAX_CPUS HV_MAX_VCPUS
 
 extern const char run_usage[];
+
+/* One --disk/--dvd spec, PATH[,ro][,controller=N][,lun=M], appended to cfg's disks
+ * (cut in place at the commas; the slot's path points into it). 0 or -1 with a
+ * message. Also parses `viridian vm disk-add`'s spec. */
+int run_parse_disk_spec(char *spec, bool dvd, struct vm_config *cfg, char *err, size_t errlen);
 
 /* Fills cfg from argv. Returns 0, 1 when help was asked for, or -1 with a message. */
 int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen);

@@ -1,5 +1,7 @@
 /* viridian vm: talk to running VMs through their control sockets. */
 #include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -9,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/run_options.h"
 #include "core/control.h"
 #include "core/log.h"
 
@@ -28,6 +31,17 @@ static const char vm_usage[] =
     "  kvp NAME                   the guest's key-value data (host name, OS, addresses)\n"
     "  kvp-set NAME KEY VALUE     set KEY in the pool the guest reads from the host\n"
     "  bench-kvp NAME [COUNT]     time COUNT KVP round trips and count their exits\n"
+    "  dvd-eject NAME [--controller N --lun M]\n"
+    "                             take the disc out of the DVD drive (default: the first)\n"
+    "  dvd-insert NAME PATH [--controller N --lun M]\n"
+    "                             put the ISO image PATH into the DVD drive\n"
+    "  disk-add NAME PATH[,ro][,controller=N][,lun=M]\n"
+    "                             hot add a disk (default: controller 0, the lowest free\n"
+    "                             LUN); only on controllers the VM started with\n"
+    "  disk-remove NAME --controller N --lun M\n"
+    "                             hot remove the disk there\n"
+    "  resume NAME                a VM paused because a host disk was full: retry its\n"
+    "                             writes now (it also retries every second by itself)\n"
     "\n"
     "NAME is the --name given to viridian run (default \"default\").\n"
     "Exit status: 0 done; 1 the VM or the guest refused or did not answer; 2 bad usage.\n";
@@ -116,9 +130,11 @@ int cli_vm(int argc, char **argv)
     static const struct option opts[] = {
         { "socket", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
         { "wait", required_argument, NULL, 'w' }, { "reboot", no_argument, NULL, 'r' },
+        { "controller", required_argument, NULL, 'c' }, { "lun", required_argument, NULL, 'l' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    int controller = -1, lun = -1;
     const char *socket_path = NULL;
     int json = 0, wait_s = -1, reboot = 0;
     char path[256];
@@ -147,6 +163,16 @@ int cli_vm(int argc, char **argv)
                 return 2;
             }
             wait_s = (int)v;
+            break;
+        }
+        case 'c': case 'l': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || !*optarg || v < 0 || v > 255) {
+                vlog_error("vm: --%s takes a number (0 to 255)", o == 'c' ? "controller" : "lun");
+                return 2;
+            }
+            *(o == 'c' ? &controller : &lun) = (int)v;
             break;
         }
         case 'h': fputs(vm_usage, stdout); return 0;
@@ -180,6 +206,9 @@ int cli_vm(int argc, char **argv)
             puts(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
         else
             print_status(reply);
+    } else if (!strcmp(cmd, "resume") && nargs == 0) {
+        if (!(reply = vm_call(socket_path, cmd, req)))
+            return 1;
     } else if ((!strcmp(cmd, "shutdown") || !strcmp(cmd, "turn-off")) && nargs == 0) {
         if (reboot)
             json_object_object_add(req, "reboot", json_object_new_boolean(1));
@@ -212,6 +241,63 @@ int cli_vm(int argc, char **argv)
         json_object_object_add(req, "key", json_object_new_string(args[0]));
         json_object_object_add(req, "value", json_object_new_string(args[1]));
         if (!(reply = vm_call(socket_path, "kvp-set", req)))
+            return 1;
+    } else if ((!strcmp(cmd, "dvd-eject") && nargs == 0) || (!strcmp(cmd, "dvd-insert") && nargs == 1)) {
+        if (nargs) { /* the VM's process opens it: give it an absolute path */
+            char *abs = realpath(args[0], NULL);
+            if (!abs) {
+                json_object_put(req);
+                vlog_error("vm %s: %s: %s", cmd, args[0], strerror(errno));
+                return 1;
+            }
+            json_object_object_add(req, "path", json_object_new_string(abs));
+            free(abs);
+        }
+        if (controller >= 0)
+            json_object_object_add(req, "controller", json_object_new_int(controller));
+        if (lun >= 0)
+            json_object_object_add(req, "lun", json_object_new_int(lun));
+        if (!(reply = vm_call(socket_path, cmd, req)))
+            return 1;
+    } else if (!strcmp(cmd, "disk-add") && nargs == 1) {
+        /* the same spec as viridian run --disk, parsed into a scratch configuration */
+        static struct vm_config scratch;
+        char perr[512], *spec = args[0];
+        bool lun_given = strstr(spec, ",lun=") != NULL;
+        if (run_parse_disk_spec(spec, false, &scratch, perr, sizeof(perr)) < 0) {
+            json_object_put(req);
+            vlog_error("vm disk-add: %s", perr);
+            return 2;
+        }
+        const struct vm_disk *d = &scratch.disks[0];
+        char *abs = realpath(d->path, NULL); /* the VM's process opens it */
+        if (!abs) {
+            json_object_put(req);
+            vlog_error("vm disk-add: %s: %s", d->path, strerror(errno));
+            return 1;
+        }
+        json_object_object_add(req, "path", json_object_new_string(abs));
+        free(abs);
+        if (d->ro)
+            json_object_object_add(req, "ro", json_object_new_boolean(1));
+        json_object_object_add(req, "controller", json_object_new_int((int)d->controller));
+        if (lun_given)
+            json_object_object_add(req, "lun", json_object_new_int((int)d->lun));
+        if (!(reply = vm_call(socket_path, cmd, req)))
+            return 1;
+        struct json_object *c, *l;
+        if (json_object_object_get_ex(reply, "controller", &c) &&
+            json_object_object_get_ex(reply, "lun", &l))
+            printf("added at controller %d LUN %d\n", json_object_get_int(c), json_object_get_int(l));
+    } else if (!strcmp(cmd, "disk-remove") && nargs == 0) {
+        if (controller < 0 || lun < 0) {
+            json_object_put(req);
+            vlog_error("vm disk-remove: give --controller N and --lun M");
+            return 2;
+        }
+        json_object_object_add(req, "controller", json_object_new_int(controller));
+        json_object_object_add(req, "lun", json_object_new_int(lun));
+        if (!(reply = vm_call(socket_path, cmd, req)))
             return 1;
     } else {
         json_object_put(req);

@@ -5,7 +5,12 @@
  *   failure  {"ok": false, "error": "one line saying why"}
  *
  * Commands (see handlers in control_cmds.c): status, shutdown {"reboot": bool},
- * turn-off, kvp-get {"pool": "guest"|"external"...}, kvp-set {"key", "value"}.
+ * turn-off, kvp-get {"pool": "guest"|"external"...}, kvp-set {"key", "value"},
+ * dvd-eject {"controller", "lun"}, dvd-insert {"path", "controller", "lun"} (placement
+ * optional: the first DVD drive; the path is opened by the VM's process),
+ * disk-add {"path", "ro", "controller", "lun"} -> {"controller", "lun"},
+ * disk-remove {"controller", "lun"}, resume (retry writes that found the disk full;
+ * status says "state": "paused-disk-full" while they wait).
  * Clients: `viridian vm COMMAND NAME` (src/cli/vm_cmd.c), later the management
  * service. The socket lives as long as `viridian run` does, across guest reboots; a
  * request that needs the guest while the partition is being rebuilt fails cleanly.

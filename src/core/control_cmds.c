@@ -9,6 +9,7 @@
 
 #include "core/control.h"
 #include "core/vm.h"
+#include "core/vm_storage.h"
 #include "vmbus/vmbus.h"
 #include "vsp/ic.h"
 
@@ -27,7 +28,8 @@ static int cmd_status(struct control_server *s, struct vm *vm, struct json_objec
         json_object_object_add(reply, "state", json_object_new_string("restarting"));
         return 0;
     }
-    json_object_object_add(reply, "state", json_object_new_string("running"));
+    json_object_object_add(reply, "state", json_object_new_string(
+        atomic_load(&vm->disk_full) ? "paused-disk-full" : atomic_load(&vm->paused) ? "paused" : "running"));
     json_object_object_add(reply, "cpus", json_object_new_int(vm->nvcpus));
     json_object_object_add(reply, "memory", json_object_new_int64((int64_t)vm->cfg->memory));
     json_object_object_add(reply, "uptime_ms",
@@ -208,6 +210,98 @@ static int cmd_bench_kvp(struct control_server *s, struct vm *vm, struct json_ob
     return 0;
 }
 
+/* {"controller": N, "lun": M}, both optional: -1 when absent; false if not integers. */
+static bool get_placement(struct json_object *req, int *controller, int *lun, char *err,
+                          size_t errlen)
+{
+    struct json_object *o;
+    *controller = *lun = -1;
+    if (json_object_object_get_ex(req, "controller", &o)) {
+        if (!json_object_is_type(o, json_type_int) || (*controller = json_object_get_int(o)) < 0) {
+            snprintf(err, errlen, "\"controller\" must be a number >= 0");
+            return false;
+        }
+    }
+    if (json_object_object_get_ex(req, "lun", &o)) {
+        if (!json_object_is_type(o, json_type_int) || (*lun = json_object_get_int(o)) < 0) {
+            snprintf(err, errlen, "\"lun\" must be a number >= 0");
+            return false;
+        }
+    }
+    return true;
+}
+
+static int cmd_dvd_eject(struct control_server *s, struct vm *vm, struct json_object *req,
+                         struct json_object *reply, char *err, size_t errlen)
+{
+    int controller, lun;
+    if (!get_placement(req, &controller, &lun, err, errlen))
+        return -1;
+    return vm_storage_change_medium(vm, controller, lun, NULL, err, errlen);
+}
+
+static int cmd_dvd_insert(struct control_server *s, struct vm *vm, struct json_object *req,
+                          struct json_object *reply, char *err, size_t errlen)
+{
+    int controller, lun;
+    struct json_object *p;
+    if (!json_object_object_get_ex(req, "path", &p) || !json_object_is_type(p, json_type_string)) {
+        snprintf(err, errlen, "dvd-insert needs a \"path\" string");
+        return -1;
+    }
+    if (!get_placement(req, &controller, &lun, err, errlen))
+        return -1;
+    return vm_storage_change_medium(vm, controller, lun, json_object_get_string(p), err, errlen);
+}
+
+/* {"path", "ro": bool, "controller", "lun"}: replies {"controller", "lun"} (where it went). */
+static int cmd_disk_add(struct control_server *s, struct vm *vm, struct json_object *req,
+                        struct json_object *reply, char *err, size_t errlen)
+{
+    int controller, lun;
+    struct json_object *p, *o;
+    if (!json_object_object_get_ex(req, "path", &p) || !json_object_is_type(p, json_type_string)) {
+        snprintf(err, errlen, "disk-add needs a \"path\" string");
+        return -1;
+    }
+    if (!get_placement(req, &controller, &lun, err, errlen))
+        return -1;
+    bool ro = json_object_object_get_ex(req, "ro", &o) && json_object_get_boolean(o);
+    unsigned placed;
+    if (vm_storage_add_disk(vm, json_object_get_string(p), ro, controller, lun, &placed, err,
+                            errlen) < 0)
+        return -1;
+    json_object_object_add(reply, "controller", json_object_new_int((int)(placed >> 8)));
+    json_object_object_add(reply, "lun", json_object_new_int((int)(placed & 0xFF)));
+    return 0;
+}
+
+static int cmd_disk_remove(struct control_server *s, struct vm *vm, struct json_object *req,
+                           struct json_object *reply, char *err, size_t errlen)
+{
+    int controller, lun;
+    if (!get_placement(req, &controller, &lun, err, errlen))
+        return -1;
+    if (controller < 0 || lun < 0) {
+        snprintf(err, errlen, "disk-remove needs \"controller\" and \"lun\"");
+        return -1;
+    }
+    return vm_storage_remove_disk(vm, (unsigned)controller, (unsigned)lun, err, errlen);
+}
+
+/* A VM paused because its disk was full: try the waiting writes again now (it runs as
+ * soon as they go through). */
+static int cmd_resume(struct control_server *s, struct vm *vm, struct json_object *req,
+                      struct json_object *reply, char *err, size_t errlen)
+{
+    if (!atomic_load(&vm->disk_full)) {
+        snprintf(err, errlen, "the VM is not paused for a full disk");
+        return -1;
+    }
+    vm_storage_retry(vm);
+    return 0;
+}
+
 static const struct {
     const char *name;
     control_handler fn;
@@ -219,6 +313,11 @@ static const struct {
     { "kvp-get", cmd_kvp_get, true },
     { "kvp-set", cmd_kvp_set, true },
     { "bench-kvp", cmd_bench_kvp, true },
+    { "dvd-eject", cmd_dvd_eject, true },
+    { "dvd-insert", cmd_dvd_insert, true },
+    { "disk-add", cmd_disk_add, true },
+    { "disk-remove", cmd_disk_remove, true },
+    { "resume", cmd_resume, true },
 };
 
 control_handler control_find_handler(const char *cmd, bool *needs_vm)

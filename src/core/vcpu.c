@@ -117,6 +117,10 @@ static void *vcpu_thread(void *arg)
     snprintf(name, sizeof(name), "vcpu%d", v->index);
     pthread_setname_np(pthread_self(), name);
     while (atomic_load(&vm->stop_reason) == VM_RUNNING) {
+        if (atomic_load(&vm->paused)) {
+            vm_pause_point(vm);
+            continue;
+        }
         if (ioctl(v->fd, KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 v->run->immediate_exit = 0;

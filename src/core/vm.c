@@ -76,6 +76,37 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason why)
         vlog_debug("wake: %s", strerror(errno));
     for (int i = 0; i < vm->nvcpus; i++)
         vcpu_kick(&vm->vcpus[i]);
+    pthread_mutex_lock(&vm->pause_mu); /* a paused vCPU must see the stop */
+    pthread_cond_broadcast(&vm->pause_cv);
+    pthread_mutex_unlock(&vm->pause_mu);
+}
+
+void vm_pause(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->pause_mu);
+    if (vm->pause_count++ == 0)
+        atomic_store(&vm->paused, 1);
+    pthread_mutex_unlock(&vm->pause_mu);
+    for (int i = 0; i < vm->nvcpus; i++)
+        vcpu_kick(&vm->vcpus[i]);
+}
+
+void vm_resume(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->pause_mu);
+    if (vm->pause_count && --vm->pause_count == 0) {
+        atomic_store(&vm->paused, 0);
+        pthread_cond_broadcast(&vm->pause_cv);
+    }
+    pthread_mutex_unlock(&vm->pause_mu);
+}
+
+void vm_pause_point(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->pause_mu);
+    while (vm->pause_count && atomic_load(&vm->stop_reason) == VM_RUNNING)
+        pthread_cond_wait(&vm->pause_cv, &vm->pause_mu);
+    pthread_mutex_unlock(&vm->pause_mu);
 }
 
 static void console_input(void *ctx, const uint8_t *data, size_t len)
@@ -263,6 +294,8 @@ static void vm_destroy(struct vm *vm)
         munmap(vm->ram_high, vm->ram_high_size);
     if (vm->wake_fd >= 0)
         close(vm->wake_fd);
+    pthread_mutex_destroy(&vm->pause_mu);
+    pthread_cond_destroy(&vm->pause_cv);
 }
 
 /* One boot, from an empty partition to a stop. */
@@ -284,6 +317,8 @@ static enum vm_stop_reason vm_boot_once(int kvm_fd, const struct vm_config *cfg,
     vm->nvcpus = cfg->cpus;
     vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     vm->start_ns = monotonic_ns();
+    pthread_mutex_init(&vm->pause_mu, NULL);
+    pthread_cond_init(&vm->pause_cv, NULL);
     vm->run_mmap_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
     vm->vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
     atomic_store(&vm->stop_reason, VM_RUNNING);

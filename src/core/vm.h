@@ -59,6 +59,13 @@ struct vm {
     _Atomic int stop_reason;
     int wake_fd;            /* eventfd: the main loop wakes when the VM stops */
     uint64_t start_ns;
+    /* Pause (vm_pause/vm_resume): while pause_count > 0 the vCPU threads wait outside
+     * KVM_RUN, in vm_pause_point(). paused mirrors pause_count != 0 for the fast check. */
+    pthread_mutex_t pause_mu;
+    pthread_cond_t pause_cv;
+    unsigned pause_count;
+    _Atomic int paused;
+    _Atomic int disk_full;  /* guest writes waiting for host disk space (vm_storage.c) */
     char error[512];        /* why, for VM_STOP_GUEST_ERROR / VM_STOP_VMM_ERROR */
 };
 
@@ -74,5 +81,13 @@ void vm_exit_counts(struct vm *vm, uint64_t counts[EXIT_KINDS]);
 
 /* Stops the VM from any thread; the first reason wins. */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason why);
+
+/* Pauses the guest from any thread: every vCPU is kicked out of KVM_RUN and waits until
+ * as many vm_resume() calls as vm_pause() ones have been made (nested: each pauser
+ * resumes its own), or the VM stops. Devices and their threads keep running. */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+/* A vCPU thread, between KVM_RUNs: waits here while the VM is paused. */
+void vm_pause_point(struct vm *vm);
 
 #endif

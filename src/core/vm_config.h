@@ -20,6 +20,7 @@ struct vm_disk {
     bool dvd;               /* --dvd: a DVD drive (read-only) with this image */
     unsigned controller, lun;
     struct disk *disk;      /* opened by `viridian run` before the host is touched */
+    char *owned_path;       /* a hot-added disk's copy of its path (path points here) */
 };
 
 enum reboot_action {

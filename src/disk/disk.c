@@ -297,6 +297,21 @@ int disk_extent(struct disk *d, uint64_t off, uint64_t len, uint64_t *extent_len
     return d->fmt->extent(d, off, len, extent_len);
 }
 
+int disk_map(struct disk *d, uint64_t off, uint64_t len, bool for_write, uint64_t *file_off,
+             uint64_t *contig)
+{
+    int rc = check_range(d, off, len);
+    if (rc)
+        return rc;
+    *contig = len;
+    if (!d->fmt->map || !len || (for_write && (d->flags & DISK_OPEN_RDONLY)))
+        return DISK_MAP_UNALLOCATED;
+    rc = d->fmt->map(d, off, len, for_write, file_off, contig);
+    if (rc > 0 && (*contig == 0 || *contig > len))
+        *contig = len; /* defensive: a format bug must not make callers overrun */
+    return rc;
+}
+
 const char *disk_last_error(const struct disk *d)
 {
     return d->err;

@@ -84,6 +84,14 @@ enum disk_extent_kind {
     DISK_EXTENT_PARENT,             /* not present here: read from the parent */
 };
 
+/* Where a range lives in the image file, for the asynchronous data path (disk_aio.h). */
+enum disk_map_kind {
+    DISK_MAP_DATA = 1,              /* stored at a file offset, readable/writable in place */
+    DISK_MAP_ZERO,                  /* reads as zeroes (a write would have to allocate) */
+    DISK_MAP_PARENT,                /* read from the parent */
+    DISK_MAP_UNALLOCATED,           /* anything else: go through disk_read/disk_write */
+};
+
 struct disk;
 
 struct disk_format {
@@ -111,6 +119,12 @@ struct disk_format {
     /* Optional. Differencing disks: record `parent_path` (already opened read-only as
      * `parent` and verified to be the same disk by the format) as the parent. */
     int (*set_parent)(struct disk *d, struct disk *parent, const char *parent_path);
+    /* Optional. The disk_map_kind of [off, off+len) (aligned, in range) and in *contig
+     * how many bytes from off (1..len) share that answer; for DATA, *file_off is where
+     * off lives in the image file. for_write: DATA only where a write may go straight
+     * to the file with no metadata change. Must not change any state. */
+    int (*map)(struct disk *d, uint64_t off, uint64_t len, bool for_write, uint64_t *file_off,
+               uint64_t *contig);
 };
 
 struct disk {
@@ -137,6 +151,11 @@ int disk_discard(struct disk *d, uint64_t off, uint64_t len);
 int disk_flush(struct disk *d);
 int disk_extent(struct disk *d, uint64_t off, uint64_t len, uint64_t *extent_len);
 const char *disk_last_error(const struct disk *d);
+/* The format's map() (DISK_MAP_UNALLOCATED with *contig = len when it has none). The
+ * answer holds until the next write/discard/resize through the sync API: callers that
+ * use it for I/O must keep those out meanwhile (disk_aio does). */
+int disk_map(struct disk *d, uint64_t off, uint64_t len, bool for_write, uint64_t *file_off,
+             uint64_t *contig);
 
 /* Consistency check through the format's check(); returns the number of problems or a
  * negative errno (-ENOTSUP when the format has no checker). */

@@ -163,6 +163,16 @@ static int raw_extent(struct disk *d, uint64_t off, uint64_t len, uint64_t *exte
     return raw_file_extent(d->fd, d->info.virtual_size, off, len, extent_len);
 }
 
+static int raw_map(struct disk *d, uint64_t off, uint64_t len, bool for_write,
+                   uint64_t *file_off, uint64_t *contig)
+{
+    (void)d;
+    (void)for_write;
+    *file_off = off;
+    *contig = len;
+    return DISK_MAP_DATA;
+}
+
 static int raw_resize(struct disk *d, uint64_t new_size)
 {
     if (ftruncate(d->fd, (off_t)new_size) < 0 || fdatasync(d->fd) < 0) {
@@ -201,4 +211,5 @@ const struct disk_format raw_format = {
     .extent = raw_extent,
     .check = raw_check,
     .resize = raw_resize,
+    .map = raw_map,
 };

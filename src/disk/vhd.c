@@ -528,6 +528,33 @@ static int vhd_extent(struct disk *d, uint64_t off, uint64_t len, uint64_t *exte
     return kind;
 }
 
+/* Fast path only for fixed disks and blocks whose whole bitmap is set (and already
+ * loaded: loading reads the file and changes the cache, which map() must not). */
+static int vhd_map(struct disk *d, uint64_t off, uint64_t len, bool for_write,
+                   uint64_t *file_off, uint64_t *contig)
+{
+    struct vhd *v = d->priv;
+    if (!v->sparse) {
+        *file_off = off;
+        *contig = len;
+        return DISK_MAP_DATA;
+    }
+    uint32_t b = (uint32_t)(off / v->block_size);
+    uint64_t in = off % v->block_size;
+    *contig = v->block_size - in < len ? v->block_size - in : len;
+    if (b >= v->entries)
+        return DISK_MAP_UNALLOCATED;
+    if (v->bat[b] == VHD_BAT_UNUSED) {
+        if (for_write)
+            return DISK_MAP_UNALLOCATED;
+        return d->parent ? DISK_MAP_PARENT : DISK_MAP_ZERO;
+    }
+    if (v->bitmaps[b] != VHD_BITMAP_FULL)
+        return DISK_MAP_UNALLOCATED;
+    *file_off = block_data_off(v, b) + in;
+    return DISK_MAP_DATA;
+}
+
 static void vhd_close(struct disk *d)
 {
     struct vhd *v = d->priv;
@@ -552,4 +579,5 @@ const struct disk_format vhd_format = {
     .check = vhd_check,
     .resize = vhd_resize,
     .set_parent = vhd_set_parent,
+    .map = vhd_map,
 };

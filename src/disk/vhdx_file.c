@@ -62,6 +62,10 @@ int vhdx_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 
 int vhdx_sync(struct disk *d)
 {
+    /* bulk fill of a new image (convert): durability is left to the page cache, as
+     * the raw and VHD backends do with this flag (see disk.h) */
+    if (d->flags & DISK_OPEN_UNSAFE)
+        return 0;
     if (fdatasync(d->fd) < 0)
         return vhdx_err(d, -errno, "fdatasync: %s", strerror(errno));
     if (vhdx_crash_point)

@@ -175,6 +175,8 @@ int vhdx_close_session(struct disk *d);
 /* vhdx_io.c */
 int vhdx_read(struct disk *d, uint64_t off, void *buf, size_t len);
 int vhdx_write(struct disk *d, uint64_t off, const void *buf, size_t len);
+int vhdx_map(struct disk *d, uint64_t off, uint64_t len, bool for_write, uint64_t *file_off,
+             uint64_t *contig);
 int vhdx_discard(struct disk *d, uint64_t off, uint64_t len);
 int vhdx_flush(struct disk *d);
 int vhdx_extent(struct disk *d, uint64_t off, uint64_t len, uint64_t *extent_len);

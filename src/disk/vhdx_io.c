@@ -209,6 +209,38 @@ int vhdx_read(struct disk *d, uint64_t off, void *vbuf, size_t len)
     return rc;
 }
 
+/* The asynchronous path's lookup: FULLY_PRESENT blocks are DATA (for writes only once
+ * this session's DataWriteGuid is on disk, which the first sync write does); partially
+ * present blocks, a pending-log overlay and damaged entries go the sync way. */
+int vhdx_map(struct disk *d, uint64_t off, uint64_t len, bool for_write, uint64_t *file_off,
+             uint64_t *contig)
+{
+    struct vhdx *v = vhdx_of(d);
+    const struct vhdx_geom *g = &v->geom;
+    uint64_t blk = off / g->block_size, within = off % g->block_size;
+    int kind = DISK_MAP_UNALLOCATED;
+    *contig = g->block_size - within < len ? g->block_size - within : len;
+    pthread_mutex_lock(&v->lock);
+    uint64_t idx = vhdx_bat_payload_index(g, blk);
+    if (v->pending_log || idx >= g->bat_entries || vhdx_is_bad(v, idx) ||
+        (for_write && !v->data_session))
+        goto out;
+    uint64_t e = v->bat[idx];
+    unsigned st = vhdx_bat_state(e);
+    if (st == VHDX_PAYLOAD_FULLY_PRESENT) {
+        *file_off = vhdx_bat_offset(e) + within;
+        kind = DISK_MAP_DATA;
+    } else if (for_write || st == VHDX_PAYLOAD_PARTIALLY_PRESENT) {
+        kind = DISK_MAP_UNALLOCATED;
+    } else {
+        kind = st == VHDX_PAYLOAD_NOT_PRESENT && v->meta.has_parent ? DISK_MAP_PARENT
+                                                                     : DISK_MAP_ZERO;
+    }
+out:
+    pthread_mutex_unlock(&v->lock);
+    return kind;
+}
+
 /* New file space for a payload block (block_size) or a sector bitmap (1 MiB). */
 static int alloc_space(struct disk *d, uint64_t size, uint64_t *foff)
 {

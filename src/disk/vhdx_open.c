@@ -160,4 +160,5 @@ const struct disk_format vhdx_format = {
     .check = vhdx_check,
     .resize = vhdx_resize,
     .set_parent = vhdx_set_parent,
+    .map = vhdx_map,
 };

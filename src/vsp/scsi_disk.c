@@ -3,6 +3,7 @@
 #include "vsp/scsi_disk.h"
 #include "vsp/scsi_priv.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,16 +50,20 @@ void scsi_disk_init(struct scsi_disk *sd, struct disk *d, unsigned flags, uint32
     sd->disk = d;
     sd->cdrom = flags & SCSI_DISK_CDROM;
     sd->ro = sd->cdrom || (flags & SCSI_DISK_RO);
-    sd->block_size = d->info.logical_sector_size == 4096 ? 4096 : 512;
-    if (sd->cdrom)
-        sd->block_size = 2048;
-    uint32_t phys = d->info.physical_sector_size;
-    while (phys > sd->block_size && (sd->block_size << (sd->phys_exp + 1)) <= phys &&
-           sd->phys_exp < 4)
-        sd->phys_exp++;
-    sd->nblocks = d->info.virtual_size / sd->block_size;
-    sd->unmap = !sd->ro && d->fmt && d->fmt->discard;
     sd->max_xfer = max_xfer;
+    if (sd->cdrom) { /* 2048-byte blocks, whatever the image's sectors */
+        sd->block_size = 2048;
+        sd->no_medium = !d;
+        sd->nblocks = d ? d->info.virtual_size / 2048 : 0;
+    } else {
+        sd->block_size = d->info.logical_sector_size == 4096 ? 4096 : 512;
+        uint32_t phys = d->info.physical_sector_size;
+        while (phys > sd->block_size && (sd->block_size << (sd->phys_exp + 1)) <= phys &&
+               sd->phys_exp < 4)
+            sd->phys_exp++;
+        sd->nblocks = d->info.virtual_size / sd->block_size;
+        sd->unmap = !sd->ro && d->fmt && d->fmt->discard;
+    }
     snprintf(sd->serial, sizeof(sd->serial), "VIRIDIAN%08X", id);
     /* NAA 6 (IEEE registered extended), OUI 00-15-5D (Microsoft), then the id */
     sd->naa[0] = 0x60;
@@ -278,6 +283,13 @@ static void mode_sense(struct scsi_disk *sd, struct scsi_cmd *c, bool ten)
     scsi_reply(c, r, n, alloc);
 }
 
+/* A failed write: MEDIUM ERROR, marked retryable when the host ran out of space. */
+static void write_failed(struct scsi_cmd *c, int rc)
+{
+    scsi_set_sense(c, SENSE_MEDIUM_ERROR, ASC_WRITE_ERROR, 0);
+    c->no_space = rc == -ENOSPC || rc == -EDQUOT;
+}
+
 /* Checks [lba, lba+n) against the disk; false with sense set if out of range. */
 static bool lba_ok(struct scsi_disk *sd, struct scsi_cmd *c, uint64_t lba, uint64_t n)
 {
@@ -319,8 +331,12 @@ static void read_write(struct scsi_disk *sd, struct scsi_cmd *c, uint64_t lba, u
             rc = disk_flush(sd->disk);
     } else
         rc = disk_read(sd->disk, off, c->buf, bytes);
+    if (rc && write) {
+        write_failed(c, rc);
+        return;
+    }
     if (rc) {
-        scsi_set_sense(c, SENSE_MEDIUM_ERROR, write ? ASC_WRITE_ERROR : ASC_UNRECOVERED_READ, 0);
+        scsi_set_sense(c, SENSE_MEDIUM_ERROR, ASC_UNRECOVERED_READ, 0);
         return;
     }
     c->xfer = (uint32_t)bytes;
@@ -380,9 +396,10 @@ static void write_same(struct scsi_disk *sd, struct scsi_cmd *c, uint64_t lba, u
         memcpy(chunk + (size_t)i * bs, c->buf, bs);
     for (uint32_t done = 0; done < n;) {
         uint32_t k = n - done < per ? n - done : per;
-        if (disk_write(sd->disk, (lba + done) * bs, chunk, (size_t)k * bs)) {
+        int rc = disk_write(sd->disk, (lba + done) * bs, chunk, (size_t)k * bs);
+        if (rc) {
             free(chunk);
-            scsi_set_sense(c, SENSE_MEDIUM_ERROR, ASC_WRITE_ERROR, 0);
+            write_failed(c, rc);
             return;
         }
         done += k;
@@ -391,9 +408,13 @@ static void write_same(struct scsi_disk *sd, struct scsi_cmd *c, uint64_t lba, u
     c->xfer = bs;
 }
 
-static void request_sense(struct scsi_cmd *c)
+static void request_sense(struct scsi_disk *sd, struct scsi_cmd *c)
 {
     uint8_t r[SCSI_SENSE_LEN] = { 0x70, 0, SENSE_NO_SENSE, 0, 0, 0, 0, SCSI_SENSE_LEN - 8 };
+    if (sd->no_medium) {
+        r[2] = SENSE_NOT_READY;
+        r[12] = ASC_NO_MEDIUM;
+    }
     scsi_reply(c, r, sizeof(r), c->cdb[4]);
 }
 
@@ -412,18 +433,19 @@ void scsi_disk_exec(struct scsi_disk *sd, struct scsi_cmd *c)
     c->status = SCSI_STATUS_GOOD;
     c->sense_len = 0;
     c->xfer = 0;
+    c->no_space = false;
     if (!cdb_len_for(op) || c->cdb_len < cdb_len_for(op)) {
         scsi_set_sense(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE, 0);
         return;
     }
-    if (sd->cdrom && scsi_cdrom_exec(sd, c))
+    if (sd->cdrom && (!scsi_cdrom_ready(sd, c) || scsi_cdrom_exec(sd, c)))
         return;
     switch (op) {
     case 0x00: /* TEST UNIT READY */
     case 0x1B: /* START STOP UNIT */
     case 0x1E: /* PREVENT ALLOW MEDIUM REMOVAL */
         return;
-    case 0x03: request_sense(c); return;
+    case 0x03: request_sense(sd, c); return;
     case 0x12: inquiry(sd, c); return;
     case 0x1A: mode_sense(sd, c, false); return;
     case 0x5A: mode_sense(sd, c, true); return;
@@ -454,10 +476,12 @@ void scsi_disk_exec(struct scsi_disk *sd, struct scsi_cmd *c)
     case 0x8F: /* VERIFY(16) */
         lba_ok(sd, c, get64(cdb + 2), get32(cdb + 10));
         return;
-    case 0x35: case 0x91: /* SYNCHRONIZE CACHE(10)/(16) */
-        if (!sd->ro && disk_flush(sd->disk))
-            scsi_set_sense(c, SENSE_MEDIUM_ERROR, ASC_WRITE_ERROR, 0);
+    case 0x35: case 0x91: { /* SYNCHRONIZE CACHE(10)/(16) */
+        int rc = sd->ro ? 0 : disk_flush(sd->disk);
+        if (rc)
+            write_failed(c, rc);
         return;
+    }
     case 0x42:
         if (sd->unmap)
             unmap(sd, c);

@@ -18,6 +18,7 @@ struct disk;
 #define SENSE_NO_SENSE        0x0
 #define SENSE_NOT_READY       0x2
 #define SENSE_MEDIUM_ERROR    0x3
+#define SENSE_UNIT_ATTENTION  0x6
 #define SENSE_ILLEGAL_REQUEST 0x5
 #define SENSE_DATA_PROTECT    0x7
 
@@ -32,6 +33,10 @@ struct scsi_disk {
     uint32_t max_xfer;      /* largest data transfer in bytes (VPD B0) */
     char serial[24];
     uint8_t naa[16];        /* NAA 6 identifier (VPD 83) */
+    /* CD/DVD medium state (scsi_cdrom.c): changed only by scsi_disk_change_medium() */
+    bool no_medium;         /* the tray is empty: NOT READY / MEDIUM NOT PRESENT */
+    bool unit_attention;    /* a disc was inserted: one UNIT ATTENTION 28/00 pending */
+    uint8_t media_event;    /* GET EVENT STATUS media event not yet reported (0 none) */
 };
 
 struct scsi_cmd {
@@ -45,15 +50,24 @@ struct scsi_cmd {
     uint8_t status;         /* SCSI status */
     uint8_t sense[SCSI_SENSE_LEN];
     uint8_t sense_len;      /* 0 unless CHECK CONDITION */
+    bool no_space;          /* a write failed for lack of host space (ENOSPC, EDQUOT): the
+                             * sense says MEDIUM ERROR, but the transport may instead run
+                             * the same command again later (storvsp does: VM paused) */
 };
 
 #define SCSI_DISK_RO    1u
 #define SCSI_DISK_CDROM 2u /* a DVD drive with the image as its disc (implies RO) */
 
 /* Describes `d` as a target (flags SCSI_DISK_*); `id` makes serial number and NAA
- * identifier unique (e.g. controller << 8 | lun). */
+ * identifier unique (e.g. controller << 8 | lun). A CD/DVD target may have d == NULL
+ * (an empty drive). */
 void scsi_disk_init(struct scsi_disk *sd, struct disk *d, unsigned flags, uint32_t id,
                     uint32_t max_xfer);
+/* Puts disc `d` into a CD/DVD target, or ejects it (d == NULL): the guest sees MEDIUM
+ * NOT PRESENT while empty, one UNIT ATTENTION (28/00) after an insert, and the change
+ * as a GET EVENT STATUS NOTIFICATION media event. The caller serialises this with
+ * scsi_disk_exec() on the same target and owns both disks. */
+void scsi_disk_change_medium(struct scsi_disk *sd, struct disk *d);
 /* Executes one command (synchronously, disk I/O included). */
 void scsi_disk_exec(struct scsi_disk *sd, struct scsi_cmd *c);
 /* INQUIRY answer for a LUN with no device (peripheral qualifier 3, type 0x1F). */

@@ -15,6 +15,8 @@
 #define ASC_INVALID_FIELD_PARM 0x26
 #define ASC_WRITE_PROTECTED    0x27
 #define ASC_SAVING_NOT_SUPP    0x39
+#define ASC_MEDIUM_CHANGED     0x28 /* not ready to ready change, medium may have changed */
+#define ASC_NO_MEDIUM          0x3A
 
 static inline uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static inline uint32_t get32(const uint8_t *p)
@@ -38,6 +40,9 @@ static inline void put64(uint8_t *p, uint64_t v)
 void scsi_reply(struct scsi_cmd *c, const void *data, uint32_t n, uint32_t alloc);
 /* CHECK CONDITION, ILLEGAL REQUEST / INVALID FIELD IN CDB. */
 void scsi_invalid_field(struct scsi_cmd *c);
+/* CD/DVD-ROM: false (with sense set) if the command must not run now: the UNIT
+ * ATTENTION of a new disc, or no disc for a command that needs one. */
+bool scsi_cdrom_ready(struct scsi_disk *sd, struct scsi_cmd *c);
 /* MMC commands of a CD/DVD-ROM target; false if `op` is not one of them. */
 bool scsi_cdrom_exec(struct scsi_disk *sd, struct scsi_cmd *c);
 

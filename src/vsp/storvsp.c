@@ -213,14 +213,95 @@ struct storvsp *storvsp_create(unsigned index, unsigned max_subchannels)
 
 int storvsp_attach_disk(struct storvsp *c, unsigned lun, struct disk *d, unsigned flags)
 {
-    if (lun >= STORVSP_MAX_LUNS || c->luns[lun] || !d)
+    if (lun >= STORVSP_MAX_LUNS || (!d && !(flags & SCSI_DISK_CDROM)))
         return -1;
     struct scsi_disk *sd = malloc(sizeof(*sd));
     if (!sd)
         return -1;
     scsi_disk_init(sd, d, flags, (uint32_t)(c->index << 8 | lun), STORVSP_MAX_TRANSFER);
-    c->luns[lun] = sd;
+    pthread_mutex_lock(&c->lun_lock[lun]);
+    bool taken = c->luns[lun] != NULL;
+    if (!taken)
+        c->luns[lun] = sd;
+    pthread_mutex_unlock(&c->lun_lock[lun]);
+    if (taken)
+        free(sd);
+    return taken ? -1 : 0;
+}
+
+/* Unsolicited ENUMERATE_BUS (transaction id 0) on the primary channel, if the guest has
+ * finished initialising it; otherwise its first scan will find the change anyway. */
+static void notify_rescan(struct storvsp *c)
+{
+    struct storvsp_queue *q = &c->queues[0];
+    struct vmbus_channel *ch = q->ch;
+    if (!ch)
+        return;
+    vmbus_channel_lock(ch);
+    if (vmbus_channel_priv(ch) == q && q->state == CH_READY) {
+        struct vstor_packet p = { .operation = VSTOR_OP_ENUMERATE_BUS };
+        if (vmbus_channel_send(ch, VMBUS_PACKET_DATA_INBAND, 0, 0, &p, sizeof(p)))
+            vlog_warn("storvsp%u: could not ask the guest to rescan its disks", c->index);
+    }
+    vmbus_channel_unlock(ch);
+}
+
+int storvsp_hot_add(struct storvsp *c, unsigned lun, struct disk *d, unsigned flags)
+{
+    if (!c || storvsp_attach_disk(c, lun, d, flags) < 0)
+        return -1;
+    notify_rescan(c);
     return 0;
+}
+
+int storvsp_hot_remove(struct storvsp *c, unsigned lun, struct disk **old)
+{
+    if (!c || lun >= STORVSP_MAX_LUNS)
+        return -1;
+    pthread_mutex_lock(&c->lun_lock[lun]);
+    struct scsi_disk *sd = c->luns[lun];
+    c->luns[lun] = NULL;
+    pthread_mutex_unlock(&c->lun_lock[lun]);
+    if (!sd)
+        return -1;
+    *old = sd->disk;
+    free(sd);
+    notify_rescan(c);
+    return 0;
+}
+
+int storvsp_change_medium(struct storvsp *c, unsigned lun, struct disk *d, struct disk **old)
+{
+    if (!c || lun >= STORVSP_MAX_LUNS)
+        return -1;
+    pthread_mutex_lock(&c->lun_lock[lun]);
+    struct scsi_disk *sd = c->luns[lun];
+    bool ok = sd && sd->cdrom;
+    if (ok) {
+        *old = sd->disk;
+        scsi_disk_change_medium(sd, d);
+    }
+    pthread_mutex_unlock(&c->lun_lock[lun]);
+    return ok ? 0 : -1;
+}
+
+void storvsp_set_space_hook(struct storvsp *c, storvsp_space_hook fn, void *ctx,
+                            unsigned retry_ms)
+{
+    c->space_hook = fn;
+    c->space_ctx = ctx;
+    c->retry_ms = retry_ms ? retry_ms : STORVSP_NOSPACE_RETRY_MS;
+}
+
+void storvsp_retry_now(struct storvsp *c)
+{
+    if (!c)
+        return;
+    for (unsigned i = 0; i <= c->max_subchannels; i++) {
+        pthread_mutex_lock(&c->queues[i].mu);
+        pthread_cond_broadcast(&c->queues[i].cv);
+        pthread_mutex_unlock(&c->queues[i].mu);
+    }
 }
 
 const struct vmbus_device_desc *storvsp_desc(struct storvsp *c)

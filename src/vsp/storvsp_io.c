@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "vsp/storvsp_priv.h"
@@ -71,10 +72,33 @@ static void report_luns(struct storvsp *c, const struct vmscsi_request *srb, str
     uint16_t luns[STORVSP_MAX_LUNS];
     unsigned n = 0;
     if (srb->path_id == 0 && srb->target_id == 0)
-        for (unsigned i = 0; i < STORVSP_MAX_LUNS; i++)
+        for (unsigned i = 0; i < STORVSP_MAX_LUNS; i++) {
+            pthread_mutex_lock(&c->lun_lock[i]); /* LUNs come and go (hot plug) */
             if (c->luns[i])
                 luns[n++] = (uint16_t)i;
+            pthread_mutex_unlock(&c->lun_lock[i]);
+        }
     scsi_report_luns(cmd, luns, n);
+}
+
+/* A write waiting for host space: sleeps retry_ms (or until storvsp_retry_now, or a new
+ * request wakes the queue). false when the queue is stopping. */
+static bool wait_for_retry(struct storvsp *c, struct storvsp_queue *q)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += c->retry_ms / 1000;
+    until.tv_nsec += (long)(c->retry_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&q->mu);
+    if (!q->stop)
+        pthread_cond_timedwait(&q->cv, &q->mu, &until);
+    bool go_on = !q->stop;
+    pthread_mutex_unlock(&q->mu);
+    return go_on;
 }
 
 void storvsp_execute_srb(struct storvsp *c, struct storvsp_queue *q, struct storvsp_req *r)
@@ -105,18 +129,34 @@ void storvsp_execute_srb(struct storvsp *c, struct storvsp_queue *q, struct stor
     struct scsi_cmd cmd = { .cdb = cdb, .cdb_len = srb->cdb_length, .buf = q->bounce,
                             .buf_len = len, .data_out = out };
     unsigned lun = srb->lun;
-    struct scsi_disk *sd = NULL;
-    if (srb->path_id == 0 && srb->target_id == 0 && lun < STORVSP_MAX_LUNS)
-        sd = c->luns[lun];
-    if (cdb[0] == 0xA0) /* REPORT LUNS: answered by the controller, any LUN */
+    bool present = false, waited = false;
+    if (cdb[0] == 0xA0) { /* REPORT LUNS: answered by the controller, any LUN */
         report_luns(c, srb, &cmd);
-    else if (sd) {
-        pthread_mutex_lock(&c->lun_lock[lun]);
-        scsi_disk_exec(sd, &cmd);
-        pthread_mutex_unlock(&c->lun_lock[lun]);
-    } else if (cdb[0] == 0x12)
+        present = true;
+    } else if (srb->path_id == 0 && srb->target_id == 0 && lun < STORVSP_MAX_LUNS) {
+        for (;;) {
+            /* the LUN's lock keeps its target (and disk) from being swapped or removed
+             * while the command runs */
+            pthread_mutex_lock(&c->lun_lock[lun]);
+            struct scsi_disk *sd = c->luns[lun];
+            present = sd != NULL;
+            if (sd)
+                scsi_disk_exec(sd, &cmd);
+            pthread_mutex_unlock(&c->lun_lock[lun]);
+            if (!present || !cmd.no_space || !c->space_hook)
+                break;
+            if (!waited)
+                c->space_hook(c->space_ctx, c->index, lun, true);
+            waited = true;
+            if (!wait_for_retry(c, q))
+                break; /* stopping: the write fails with its MEDIUM ERROR */
+        }
+        if (waited)
+            c->space_hook(c->space_ctx, c->index, lun, false);
+    }
+    if (!present && cdb[0] == 0x12)
         scsi_inquiry_no_lun(&cmd);
-    else {
+    else if (!present) {
         srb->srb_status = SRB_STATUS_INVALID_LUN;
         return;
     }

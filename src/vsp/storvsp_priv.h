@@ -58,6 +58,9 @@ struct storvsp {
     struct scsi_disk *luns[STORVSP_MAX_LUNS];
     pthread_mutex_t lun_lock[STORVSP_MAX_LUNS];
     struct storvsp_queue *queues;    /* 1 + max_subchannels */
+    storvsp_space_hook space_hook;   /* disk full: see storvsp_set_space_hook() */
+    void *space_ctx;
+    unsigned retry_ms;
 };
 
 /* storvsp_io.c */

@@ -1,6 +1,8 @@
 /* The storage VSP end to end without KVM: the test plays Linux 6.1's storvsc (init
  * sequence, SRBs as INBAND or GPA-direct packets with data in fake guest RAM) against a
  * controller with raw disks. */
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,10 +56,9 @@ static int wait_read(struct guest_ring *in, uint16_t *type, uint64_t *tid, void 
     return -1;
 }
 
-/* Sends one vstor packet (GPA-direct over npages at DATA_PAGE + offset when len > 0) and
- * returns the completion's payload length; the completion lands in *resp. */
-static int sv_send(struct sv *s, struct vstor_packet *req, uint32_t offset, uint32_t len,
-                   struct vstor_packet *resp)
+/* Posts one vstor packet (GPA-direct over the pages at DATA_PAGE + offset when len > 0);
+ * returns its transaction id. */
+static uint64_t sv_post(struct sv *s, struct vstor_packet *req, uint32_t offset, uint32_t len)
 {
     uint64_t tid = ++s->tid;
     if (len || offset) {
@@ -76,6 +77,12 @@ static int sv_send(struct sv *s, struct vstor_packet *req, uint32_t offset, uint
     } else
         CHECK(tg_ring_write(&s->out, VMBUS_PACKET_DATA_INBAND, tid, req, sizeof(*req)) >= 0);
     CHECK_EQ(tg_signal(&s->g, s->conn ? s->conn : 0x2001), 0);
+    return tid;
+}
+
+/* Waits for the completion of `tid` into *resp; returns its payload length. */
+static int sv_wait(struct sv *s, uint64_t tid, struct vstor_packet *resp)
+{
     uint16_t type;
     uint64_t rtid;
     memset(resp, 0xEE, sizeof(*resp));
@@ -83,6 +90,13 @@ static int sv_send(struct sv *s, struct vstor_packet *req, uint32_t offset, uint
     CHECK_EQ(type, VMBUS_PACKET_COMP);
     CHECK_EQ(rtid, tid);
     return n;
+}
+
+/* Sends one vstor packet and returns the completion's payload length (in *resp). */
+static int sv_send(struct sv *s, struct vstor_packet *req, uint32_t offset, uint32_t len,
+                   struct vstor_packet *resp)
+{
+    return sv_wait(s, sv_post(s, req, offset, len), resp);
 }
 
 static uint32_t sv_op(struct sv *s, uint32_t op, uint16_t version, struct vstor_packet *resp)
@@ -570,6 +584,248 @@ TEST(storvsp_dvd_drive)
     srb(&s, 2, wr, 10, VSTOR_WRITE_TYPE, 0, 2048, &r);
     check_sense(&r, SENSE_DATA_PROTECT, 0x27);
     sv_free(&s);
+}
+
+/* Eject and insert while running (viridian vm dvd-eject / dvd-insert): NOT READY with
+ * MEDIUM NOT PRESENT while empty, one UNIT ATTENTION 28/00 after the insert, the changes
+ * as GET EVENT STATUS media events, then the new disc's bytes. */
+TEST(storvsp_dvd_eject_insert)
+{
+    struct sv s;
+    struct vstor_packet r;
+    sv_setup(&s, true);
+    CHECK_EQ(storvsp_attach_disk(s.c, 2, s.rodisk, SCSI_DISK_CDROM), 0);
+    CHECK_EQ(storvsp_attach_disk(s.c, 3, NULL, SCSI_DISK_CDROM), 0); /* an empty drive */
+    CHECK_EQ(storvsp_attach_disk(s.c, 4, NULL, 0), -1);            /* a disk needs an image */
+    struct disk *disc2 = make_disk("disc2.iso", 1u << 20, false), *old = s.disk;
+    uint8_t pattern[4096];
+    for (unsigned i = 0; i < sizeof(pattern); i++)
+        pattern[i] = (uint8_t)(i * 7 + 3);
+    CHECK_EQ(disk_write(disc2, 2048, pattern, sizeof(pattern)), 0);
+    uint8_t *buf = data_buf(&s);
+    static const uint8_t tur[6] = { 0 };
+    static const uint8_t gesn[10] = { 0x4A, 1, 0, 0, 0x10, 0, 0, 0, 8, 0 };
+    static const uint8_t rd[10] = { 0x28, 0, 0, 0, 0, 1, 0, 0, 2, 0 };
+    static const uint8_t rs[6] = { 0x03, 0, 0, 0, 18, 0 };
+    static const uint8_t inq[6] = { 0x12, 0, 0, 0, 36, 0 };
+    static const uint8_t rc10[10] = { 0x25 };
+
+    srb(&s, 3, tur, 6, VSTOR_UNKNOWN_TYPE, 0, 0, &r);
+    check_sense(&r, SENSE_NOT_READY, 0x3A);
+    srb(&s, 2, tur, 6, VSTOR_UNKNOWN_TYPE, 0, 0, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    srb(&s, 2, gesn, 10, VSTOR_READ_TYPE, 0, 8, &r);
+    CHECK_EQ(buf[4], 0); /* no event yet */
+
+    /* eject */
+    CHECK_EQ(storvsp_change_medium(s.c, 2, NULL, &old), 0);
+    CHECK(old == s.rodisk);
+    srb(&s, 2, gesn, 10, VSTOR_READ_TYPE, 0, 8, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    CHECK_EQ(buf[2], 0x04);
+    CHECK_EQ(buf[4], 0x03); /* MediaRemoval */
+    CHECK_EQ(buf[5], 0x00); /* no medium */
+    srb(&s, 2, gesn, 10, VSTOR_READ_TYPE, 0, 8, &r);
+    CHECK_EQ(buf[4], 0x00); /* reported once */
+    srb(&s, 2, tur, 6, VSTOR_UNKNOWN_TYPE, 0, 0, &r);
+    check_sense(&r, SENSE_NOT_READY, 0x3A);
+    srb(&s, 2, rd, 10, VSTOR_READ_TYPE, 0, 4096, &r);
+    check_sense(&r, SENSE_NOT_READY, 0x3A);
+    srb(&s, 2, rc10, 10, VSTOR_READ_TYPE, 0, 8, &r);
+    check_sense(&r, SENSE_NOT_READY, 0x3A);
+    srb(&s, 2, inq, 6, VSTOR_READ_TYPE, 0, 36, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    CHECK_EQ(buf[0], 0x05);
+    srb(&s, 2, rs, 6, VSTOR_READ_TYPE, 0, 18, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    CHECK_EQ(buf[2], SENSE_NOT_READY);
+    CHECK_EQ(buf[12], 0x3A);
+
+    /* insert another disc */
+    CHECK_EQ(storvsp_change_medium(s.c, 2, disc2, &old), 0);
+    CHECK(old == NULL);
+    srb(&s, 2, gesn, 10, VSTOR_READ_TYPE, 0, 8, &r);
+    CHECK_EQ(buf[4], 0x02); /* NewMedia */
+    CHECK_EQ(buf[5], 0x02); /* present */
+    srb(&s, 2, inq, 6, VSTOR_READ_TYPE, 0, 36, &r); /* INQUIRY keeps the attention */
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    srb(&s, 2, tur, 6, VSTOR_UNKNOWN_TYPE, 0, 0, &r);
+    check_sense(&r, SENSE_UNIT_ATTENTION, 0x28);
+    srb(&s, 2, tur, 6, VSTOR_UNKNOWN_TYPE, 0, 0, &r); /* once */
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    srb(&s, 2, rc10, 10, VSTOR_READ_TYPE, 0, 8, &r);
+    CHECK_EQ(be32(buf), (1u << 20) / 2048 - 1);
+    srb(&s, 2, rd, 10, VSTOR_READ_TYPE, 0, 4096, &r);
+    CHECK_EQ(r.vm_srb.data_transfer_length, 4096);
+    CHECK(memcmp(buf, pattern, sizeof(pattern)) == 0);
+
+    /* only DVD drives change discs */
+    CHECK_EQ(storvsp_change_medium(s.c, 0, disc2, &old), -1);
+    CHECK_EQ(storvsp_change_medium(s.c, 9, disc2, &old), -1);
+    CHECK_EQ(storvsp_change_medium(s.c, 200, disc2, &old), -1);
+    sv_free(&s);
+    disk_close(disc2);
+}
+
+/* Hot plug: the new LUN is listed by REPORT LUNS and the guest is told to rescan (an
+ * unsolicited ENUMERATE_BUS with transaction id 0); a removed one answers INVALID_LUN
+ * (storvsc then removes the device) and INQUIRY with "no device". */
+TEST(storvsp_hot_add_remove)
+{
+    struct sv s;
+    struct vstor_packet r;
+    sv_setup(&s, true);
+    struct disk *extra = make_disk("hot.img", 1u << 20, false), *old = NULL;
+    uint8_t *buf = data_buf(&s);
+    static const uint8_t tur[6] = { 0 };
+    static const uint8_t inq[6] = { 0x12, 0, 0, 0, 36, 0 };
+    static const uint8_t rl[12] = { 0xA0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0 };
+    static const uint8_t rc10[10] = { 0x25 };
+
+    srb(&s, 7, tur, 6, VSTOR_UNKNOWN_TYPE, 0, 0, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_INVALID_LUN);
+    CHECK_EQ(storvsp_hot_add(s.c, 7, extra, 0), 0);
+    CHECK_EQ(storvsp_hot_add(s.c, 7, extra, 0), -1); /* taken */
+    CHECK_EQ(storvsp_hot_add(s.c, 64, extra, 0), -1);
+    struct vstor_packet n;
+    uint16_t type;
+    uint64_t tid = 99;
+    CHECK_EQ(wait_read(&s.in, &type, &tid, &n, sizeof(n)), 64);
+    CHECK_EQ(type, VMBUS_PACKET_DATA_INBAND);
+    CHECK_EQ(tid, 0);
+    CHECK_EQ(n.operation, VSTOR_OP_ENUMERATE_BUS);
+    CHECK_EQ(tg_ring_read(&s.in, &type, &tid, &n, sizeof(n)), -1); /* just the one */
+
+    srb(&s, 0, rl, 12, VSTOR_READ_TYPE, 0, 0x1000, &r);
+    CHECK_EQ(be32(buf), 3 * 8); /* LUNs 0, 5 and the new 7 */
+    CHECK_EQ(buf[8 + 2 * 8 + 1], 7);
+    srb(&s, 7, rc10, 10, VSTOR_READ_TYPE, 0, 8, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    CHECK_EQ(be32(buf), (1u << 20) / 512 - 1);
+
+    CHECK_EQ(storvsp_hot_remove(s.c, 7, &old), 0);
+    CHECK(old == extra);
+    CHECK_EQ(storvsp_hot_remove(s.c, 7, &old), -1); /* already gone */
+    CHECK_EQ(wait_read(&s.in, &type, &tid, &n, sizeof(n)), 64);
+    CHECK_EQ(tid, 0);
+    CHECK_EQ(n.operation, VSTOR_OP_ENUMERATE_BUS);
+    srb(&s, 7, tur, 6, VSTOR_UNKNOWN_TYPE, 0, 0, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_INVALID_LUN);
+    srb(&s, 7, inq, 6, VSTOR_READ_TYPE, 0, 36, &r);
+    CHECK_EQ(buf[0], 0x7F);
+    srb(&s, 0, rl, 12, VSTOR_READ_TYPE, 0, 0x1000, &r);
+    CHECK_EQ(be32(buf), 2 * 8);
+    sv_free(&s);
+    disk_close(extra);
+}
+
+/* A test double backend: fails writes with ENOSPC (or EIO) until told otherwise. */
+static _Atomic int fake_errno;
+static uint8_t fake_data[1u << 20];
+
+static int fake_rw(struct disk *d, uint64_t off, void *buf, size_t len)
+{
+    memcpy(buf, fake_data + off, len);
+    return 0;
+}
+
+static int fake_write(struct disk *d, uint64_t off, const void *buf, size_t len)
+{
+    int e = atomic_load(&fake_errno);
+    if (e)
+        return -e;
+    memcpy(fake_data + off, buf, len);
+    return 0;
+}
+
+static int fake_flush(struct disk *d)
+{
+    return 0;
+}
+
+static const struct disk_format fake_fmt = { .name = "fake", .read = fake_rw,
+                                             .write = fake_write, .flush = fake_flush };
+
+struct space_rec {
+    _Atomic int waiting, done;
+};
+
+static void space_hook(void *ctx, unsigned controller, unsigned lun, bool waiting)
+{
+    struct space_rec *r = ctx;
+    CHECK_EQ(lun, 9u);
+    atomic_fetch_add(waiting ? &r->waiting : &r->done, 1);
+}
+
+/* Disk full: a write that fails with ENOSPC is held (the hook pauses the VM), retried,
+ * and completed normally once space is back; EIO (and ENOSPC without a hook) still
+ * fail at once with MEDIUM ERROR. */
+TEST(storvsp_disk_full_holds_and_retries)
+{
+    struct sv s;
+    struct vstor_packet r;
+    static struct disk fake = { .fmt = &fake_fmt, .path = (char *)"fake",
+                                .info = { .virtual_size = sizeof(fake_data),
+                                          .logical_sector_size = 512,
+                                          .physical_sector_size = 512 } };
+    struct space_rec rec = { 0 };
+    sv_setup(&s, true);
+    CHECK_EQ(storvsp_attach_disk(s.c, 9, &fake, 0), 0);
+    uint8_t *buf = data_buf(&s);
+    static const uint8_t wr[10] = { 0x2A, 0, 0, 0, 0, 8, 0, 0, 1, 0 };
+
+    atomic_store(&fake_errno, ENOSPC); /* no hook: fails like any I/O error */
+    srb(&s, 9, wr, 10, VSTOR_WRITE_TYPE, 0, 512, &r);
+    check_sense(&r, SENSE_MEDIUM_ERROR, 0x0C);
+
+    storvsp_set_space_hook(s.c, space_hook, &rec, 20);
+    atomic_store(&fake_errno, EIO); /* other errors still fail at once */
+    srb(&s, 9, wr, 10, VSTOR_WRITE_TYPE, 0, 512, &r);
+    check_sense(&r, SENSE_MEDIUM_ERROR, 0x0C);
+    CHECK_EQ(atomic_load(&rec.waiting), 0);
+
+    atomic_store(&fake_errno, ENOSPC);
+    memset(buf, 0x5A, 512);
+    struct vstor_packet p = { .operation = VSTOR_OP_EXECUTE_SRB,
+                              .flags = VSTOR_FLAG_REQUEST_COMPLETION };
+    p.vm_srb.length = sizeof(p.vm_srb);
+    p.vm_srb.lun = 9;
+    p.vm_srb.cdb_length = 10;
+    p.vm_srb.sense_info_length = VSTOR_SENSE_MAX;
+    p.vm_srb.data_in = VSTOR_WRITE_TYPE;
+    p.vm_srb.data_transfer_length = 512;
+    memcpy(p.vm_srb.cdb, wr, 10);
+    uint64_t tid = sv_post(&s, &p, 0, 512);
+    for (int i = 0; i < 2000 && !atomic_load(&rec.waiting); i++)
+        usleep(1000);
+    CHECK_EQ(atomic_load(&rec.waiting), 1);
+    usleep(100000); /* several retries: still held, no completion */
+    uint16_t type;
+    uint64_t rtid;
+    CHECK_EQ(tg_ring_read(&s.in, &type, &rtid, &r, sizeof(r)), -1);
+    CHECK_EQ(atomic_load(&rec.done), 0);
+    CHECK_EQ(atomic_load(&rec.waiting), 1); /* one pause per held write */
+
+    atomic_store(&fake_errno, 0);
+    storvsp_retry_now(s.c);
+    CHECK_EQ(sv_wait(&s, tid, &r), 64);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    CHECK_EQ(r.vm_srb.scsi_status, SCSI_STATUS_GOOD);
+    CHECK_EQ(r.vm_srb.data_transfer_length, 512);
+    CHECK_EQ(atomic_load(&rec.done), 1);
+    CHECK_EQ(fake_data[8 * 512], 0x5A);
+    CHECK_EQ(fake_data[9 * 512 - 1], 0x5A);
+
+    /* a write held when the controller stops fails (and the hook is balanced) */
+    atomic_store(&fake_errno, ENOSPC);
+    sv_post(&s, &p, 0, 512);
+    for (int i = 0; i < 2000 && atomic_load(&rec.waiting) < 2; i++)
+        usleep(1000);
+    CHECK_EQ(atomic_load(&rec.waiting), 2);
+    storvsp_stop(s.c);
+    CHECK_EQ(atomic_load(&rec.done), 2);
+    sv_free(&s);
+    atomic_store(&fake_errno, 0);
 }
 
 TEST(storvsp_completions_wait_for_ring_space)

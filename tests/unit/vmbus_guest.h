@@ -39,8 +39,8 @@ void tg_ring(struct tguest *g, struct guest_ring *r, uint32_t first_page, uint32
  * 0 if not, -1 if full. */
 int tg_ring_write(struct guest_ring *r, uint16_t type, uint64_t trans_id, const void *data,
                   uint32_t len);
-/* Same with a header between descriptor and payload (hdr_len a multiple of 8), e.g. the
- * range list of a GPA-direct packet. */
+/* The same with a type-specific header (HDR_LEN a multiple of 8) before the payload,
+ * e.g. GPA-direct ranges: offset8 = (16 + hdr_len) / 8. */
 int tg_ring_write_ext(struct guest_ring *r, uint16_t type, uint64_t trans_id, const void *hdr,
                       uint32_t hdr_len, const void *data, uint32_t len);
 /* Reads one whole packet (descriptor on) into buf: its length, or -1 if empty. */
