@@ -220,6 +220,33 @@ enum vmbus_packet_type {
 
 #define VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED 1u
 
+/* GPA-direct packets (type 0x9): after the 16-byte descriptor come `reserved` and
+ * `range_count`, then each range {len, offset, pfn[]} with as many PFNs as the range
+ * [offset, offset+len) touches pages. */
+struct vmbus_gpa_direct_hdr {
+    uint32_t reserved;
+    uint32_t range_count;
+} VMBUS_PACKED;
+
+struct vmbus_gpa_range_hdr {
+    uint32_t byte_count;
+    uint32_t byte_offset;
+} VMBUS_PACKED;
+
+/* Transfer-page packets (type 0x7): after the descriptor, this header and range_count
+ * ranges, each a byte range of the transfer page set (e.g. netvsc's receive buffer). */
+struct vmbus_xfer_page_hdr {
+    uint16_t xfer_pageset_id;
+    uint8_t sender_owns_set, reserved;
+    uint32_t range_count;
+} VMBUS_PACKED;
+
+struct vmbus_xfer_page_range {
+    uint32_t byte_count;
+    uint32_t byte_offset;
+} VMBUS_PACKED;
+_Static_assert(sizeof(struct vmbus_xfer_page_hdr) == 8, "xfer page header");
+
 struct vmbus_packet_desc {
     uint16_t type;
     uint16_t offset8;

@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "vmbus/vmbus_proto.h"
+
 /* ---- NVSP ------------------------------------------------------------------------- */
 enum nvsp_msg_type {
     NVSP_MSG_INIT = 1,
@@ -140,25 +142,7 @@ _Static_assert(sizeof(struct nvsp_rndis_pkt) == 12, "nvsp_rndis_pkt");
 _Static_assert(sizeof(struct nvsp_ndis_config) == 16, "nvsp_ndis_config");
 _Static_assert(sizeof(struct nvsp_message) == NVSP_MSG_SIZE, "nvsp_message is 40 bytes");
 
-/* GPA-direct packet (VMBUS_PACKET_DATA_USING_GPA_DIRECT) header after the 16-byte
- * descriptor; then range_count ranges {u32 byte_count, u32 byte_offset, u64 pfn[]}
- * with one pfn per page the range touches. */
-struct __attribute__((packed)) vmbus_gpa_direct_hdr {
-    uint32_t reserved, range_count;
-};
-struct __attribute__((packed)) vmbus_gpa_range_hdr {
-    uint32_t byte_count, byte_offset;
-};
-/* DATA_USING_XFER_PAGES header after the descriptor; then range_count ranges. */
-struct __attribute__((packed)) vmbus_xfer_page_hdr {
-    uint16_t xfer_pageset_id;
-    uint8_t sender_owns_set, reserved;
-    uint32_t range_count;
-};
-struct __attribute__((packed)) vmbus_xfer_page_range {
-    uint32_t byte_count, byte_offset;
-};
-_Static_assert(sizeof(struct vmbus_xfer_page_hdr) == 8, "xfer page header");
+/* The GPA-direct and transfer-page packet headers are in vmbus/vmbus_proto.h. */
 
 /* ---- RNDIS ------------------------------------------------------------------------ */
 enum rndis_msg_type {

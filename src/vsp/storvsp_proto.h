@@ -116,17 +116,4 @@ _Static_assert(sizeof(struct vmscsi_request) == 52, "vmscsi_request");
 _Static_assert(sizeof(struct vmstorage_channel_properties) == 24, "channel properties");
 _Static_assert(sizeof(struct vstor_packet) == 64, "vstor_packet");
 
-/* GPA-direct packets (type 0x9): after the 16-byte descriptor come `reserved` and
- * `range_count`, then each range {len, offset, pfn[]} with as many PFNs as the range
- * [offset, offset+len) touches pages. */
-struct vmbus_gpa_direct_hdr {
-    uint32_t reserved;
-    uint32_t range_count;
-} VMBUS_PACKED;
-
-struct vmbus_gpa_range_hdr {
-    uint32_t byte_count;
-    uint32_t byte_offset;
-} VMBUS_PACKED;
-
 #endif
