@@ -41,24 +41,30 @@ for ((i = 0; i < SIZE_MIB / 4; i++)); do
     head -c $((2 << 20)) /dev/zero
 done >src.raw
 
-# best OUT CMD...: prints the best wall time of RUNS runs of CMD, which writes OUT.
-# OUT is removed before each run, outside the timing: on this ext4 (mounted with
-# `discard`) unlinking a 512 MiB file takes ~0.6 s plus discards at the next journal
-# commit, which would be timed as part of whichever tool runs next; the sync commits
-# them first.
+# best OUT_A CMD_A OUT_B CMD_B: prints the best wall times "A B" of RUNS runs of each
+# command (which write OUT_A / OUT_B), alternating A and B so that load from elsewhere
+# on the machine hits both alike. The output is removed before each run, outside the
+# timing: on this ext4 (mounted with `discard`) unlinking a 512 MiB file takes ~0.6 s
+# plus discards at the next journal commit, which would otherwise be timed as part of
+# whichever convert ran next; the sync commits them first.
+timed() { # OUT CMD: seconds
+    local s e
+    rm -f "$1"
+    sync; sleep 1   # let the previous run's writeback finish first
+    s=$(date +%s.%N)
+    "$2" >/dev/null
+    e=$(date +%s.%N)
+    echo "$e - $s" | bc -l
+}
 best() {
-    local out=$1 b="" t s e
-    shift
+    local a="" b="" t
     for ((r = 0; r < RUNS; r++)); do
-        rm -f "$out"
-        sync; sleep 1   # let the previous run's writeback finish first
-        s=$(date +%s.%N)
-        "$@" >/dev/null
-        e=$(date +%s.%N)
-        t=$(echo "$e - $s" | bc -l)
+        t=$(timed "$1" "$2")
+        if [[ -z $a ]] || (($(echo "$t < $a" | bc -l))); then a=$t; fi
+        t=$(timed "$3" "$4")
         if [[ -z $b ]] || (($(echo "$t < $b" | bc -l))); then b=$t; fi
     done
-    echo "$b"
+    echo "$a $b"
 }
 ratio() { printf 'ratio %s %.2f\n' "$1" "$(echo "$2 / $3" | bc -l)"; }
 show() { printf '  %-28s viridian %8.3fs   qemu-img %8.3fs\n' "$1" "$2" "$3"; }
@@ -68,9 +74,9 @@ qemu_to() { qemu-img convert -f raw -O "$QFMT" -o subformat=dynamic src.raw qemu
 ours_back() { "$V" disk convert ours.$FMT back-ours.raw; }
 qemu_back() { qemu-img convert -f "$QFMT" -O raw ours.$FMT back-qemu.raw; }
 
-a=$(best ours.$FMT ours_to); b=$(best qemu.$FMT qemu_to)
+read -r a b < <(best ours.$FMT ours_to qemu.$FMT qemu_to)
 show "convert raw->$FMT" "$a" "$b"; ratio "convert_raw_to_$FMT" "$b" "$a"
-a=$(best back-ours.raw ours_back); b=$(best back-qemu.raw qemu_back)
+read -r a b < <(best back-ours.raw ours_back back-qemu.raw qemu_back)
 show "convert $FMT->raw" "$a" "$b"; ratio "convert_${FMT}_to_raw" "$b" "$a"
 cmp src.raw back-ours.raw || { echo "bench: our round trip differs!" >&2; exit 1; }
 

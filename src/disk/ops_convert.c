@@ -30,7 +30,9 @@
 #define CHUNK       (2u << 20)
 #endif
 #define NSLOTS      8
+#ifndef NWRITERS
 #define NWRITERS    2
+#endif
 #define GRANULE     (64u << 10)
 #define MAX_SEGS    (CHUNK / GRANULE)
 
