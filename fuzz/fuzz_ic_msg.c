@@ -184,21 +184,9 @@ static void host_call(struct ic *ic, const uint8_t *d, uint32_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fz_vm vm;
-    memset(fz_ram, 0, sizeof(fz_ram));
-    memset(&vm, 0, sizeof(vm));
+    fz_partition_init(&vm);
     memset(last_tid, 0, sizeof(last_tid));
     clock_ms = 1000;
-    gmem_add_region(&vm.gm, 0, sizeof(fz_ram), fz_ram);
-    struct hv_config cfg = { .nr_vcpus = 2, .tsc_hz = 1000000000, .apic_hz = 1000000000 };
-    struct hv_platform_ops ops = { .inject = fz_inject };
-    vm.hv = hv_create(&cfg, &ops, &vm.gm);
-    hv_msr_write(vm.hv, 0, HV_MSR_HYPERCALL, (63ull << 12) | 1);
-    for (uint32_t v = 0; v < 2; v++) {
-        hv_msr_write(vm.hv, v, HV_MSR_SIMP, FZ_SIMP(v) | 1);
-        hv_msr_write(vm.hv, v, HV_MSR_SIEFP, FZ_SIEFP(v) | 1);
-        hv_msr_write(vm.hv, v, HV_MSR_SINT0 + 2, 0xF3);
-        hv_msr_write(vm.hv, v, HV_MSR_SCONTROL, 1);
-    }
     vm.host = vmbus_create(vm.hv, &vm.gm, ic_devs, IC_KIND_COUNT);
     struct ic_config icfg = { .hv = vm.hv, .monotonic_ms = fz_ms };
     struct ic *ic = ic_attach(vm.host, &icfg);

@@ -128,19 +128,7 @@ static void drain(struct fz_vm *vm)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fz_vm vm;
-    memset(fz_ram, 0, sizeof(fz_ram));
-    memset(&vm, 0, sizeof(vm));
-    gmem_add_region(&vm.gm, 0, sizeof(fz_ram), fz_ram);
-    struct hv_config cfg = { .nr_vcpus = 2, .tsc_hz = 1000000000, .apic_hz = 1000000000 };
-    struct hv_platform_ops ops = { .inject = fz_inject };
-    vm.hv = hv_create(&cfg, &ops, &vm.gm);
-    hv_msr_write(vm.hv, 0, HV_MSR_HYPERCALL, (63ull << 12) | 1);
-    for (uint32_t v = 0; v < 2; v++) {
-        hv_msr_write(vm.hv, v, HV_MSR_SIMP, FZ_SIMP(v) | 1);
-        hv_msr_write(vm.hv, v, HV_MSR_SIEFP, FZ_SIEFP(v) | 1);
-        hv_msr_write(vm.hv, v, HV_MSR_SINT0 + 2, 0xF3);
-        hv_msr_write(vm.hv, v, HV_MSR_SCONTROL, 1);
-    }
+    fz_partition_init(&vm);
     static struct netvsp n;
     static const uint8_t mac[6] = { 0, 0x15, 0x5d, 0, 0, 1 };
     struct vmbus_guid inst = { { 9 } };

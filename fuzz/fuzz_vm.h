@@ -49,7 +49,9 @@ static const struct vmbus_device_desc *const fz_devs[] = { &fz_dev1, &fz_dev2,
                                                           &ic_shutdown_desc,
                                                           &ic_heartbeat_desc };
 
-static inline void fz_vm_init(struct fz_vm *vm)
+/* Fresh RAM and a partition whose two VPs have their SynIC enabled, as Linux leaves it
+ * before hv_vmbus connects; no VMBus host yet. */
+static inline void fz_partition_init(struct fz_vm *vm)
 {
     memset(fz_ram, 0, sizeof(fz_ram));
     memset(vm, 0, sizeof(*vm));
@@ -64,6 +66,11 @@ static inline void fz_vm_init(struct fz_vm *vm)
         hv_msr_write(vm->hv, v, HV_MSR_SINT0 + 2, 0xF3);
         hv_msr_write(vm->hv, v, HV_MSR_SCONTROL, 1);
     }
+}
+
+static inline void fz_vm_init(struct fz_vm *vm)
+{
+    fz_partition_init(vm);
     vm->host = vmbus_create(vm->hv, &vm->gm, fz_devs, 4);
     vm->ic = ic_attach(vm->host, NULL);
 }

@@ -5,21 +5,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)(v >> 32)); put32(p + 4, (uint32_t)v); }
+#include "core/endian.h"
 
 uint32_t vhd_checksum(const uint8_t *buf, size_t len, size_t csum_off)
 {
@@ -33,20 +19,20 @@ uint32_t vhd_checksum(const uint8_t *buf, size_t len, size_t csum_off)
 void vhd_footer_decode(const uint8_t *b, struct vhd_footer *f)
 {
     memcpy(f->cookie, b, 8);
-    f->features = get32(b + 8);
-    f->version = get32(b + 12);
-    f->data_offset = get64(b + 16);
-    f->timestamp = get32(b + 24);
+    f->features = get_be32(b + 8);
+    f->version = get_be32(b + 12);
+    f->data_offset = get_be64(b + 16);
+    f->timestamp = get_be32(b + 24);
     memcpy(f->creator_app, b + 28, 4);
-    f->creator_version = get32(b + 32);
-    f->creator_os = get32(b + 36);
-    f->original_size = get64(b + 40);
-    f->current_size = get64(b + 48);
-    f->cylinders = get16(b + 56);
+    f->creator_version = get_be32(b + 32);
+    f->creator_os = get_be32(b + 36);
+    f->original_size = get_be64(b + 40);
+    f->current_size = get_be64(b + 48);
+    f->cylinders = get_be16(b + 56);
     f->heads = b[58];
     f->sectors_per_track = b[59];
-    f->disk_type = get32(b + 60);
-    f->checksum = get32(b + 64);
+    f->disk_type = get_be32(b + 60);
+    f->checksum = get_be32(b + 64);
     memcpy(f->uuid, b + 68, 16);
     f->saved_state = b[84];
 }
@@ -55,48 +41,48 @@ void vhd_footer_encode(struct vhd_footer *f, uint8_t *b)
 {
     memset(b, 0, VHD_FOOTER_SIZE);
     memcpy(b, f->cookie, 8);
-    put32(b + 8, f->features);
-    put32(b + 12, f->version);
-    put64(b + 16, f->data_offset);
-    put32(b + 24, f->timestamp);
+    put_be32(b + 8, f->features);
+    put_be32(b + 12, f->version);
+    put_be64(b + 16, f->data_offset);
+    put_be32(b + 24, f->timestamp);
     memcpy(b + 28, f->creator_app, 4);
-    put32(b + 32, f->creator_version);
-    put32(b + 36, f->creator_os);
-    put64(b + 40, f->original_size);
-    put64(b + 48, f->current_size);
-    put16(b + 56, f->cylinders);
+    put_be32(b + 32, f->creator_version);
+    put_be32(b + 36, f->creator_os);
+    put_be64(b + 40, f->original_size);
+    put_be64(b + 48, f->current_size);
+    put_be16(b + 56, f->cylinders);
     b[58] = f->heads;
     b[59] = f->sectors_per_track;
-    put32(b + 60, f->disk_type);
+    put_be32(b + 60, f->disk_type);
     memcpy(b + 68, f->uuid, 16);
     b[84] = f->saved_state;
     f->checksum = vhd_checksum(b, VHD_FOOTER_SIZE, 64);
-    put32(b + 64, f->checksum);
+    put_be32(b + 64, f->checksum);
 }
 
 bool vhd_footer_valid(const uint8_t *b)
 {
-    return memcmp(b, "conectix", 8) == 0 && get32(b + 64) == vhd_checksum(b, VHD_FOOTER_SIZE, 64);
+    return memcmp(b, "conectix", 8) == 0 && get_be32(b + 64) == vhd_checksum(b, VHD_FOOTER_SIZE, 64);
 }
 
 void vhd_header_decode(const uint8_t *b, struct vhd_header *h)
 {
     memcpy(h->cookie, b, 8);
-    h->data_offset = get64(b + 8);
-    h->table_offset = get64(b + 16);
-    h->version = get32(b + 24);
-    h->max_table_entries = get32(b + 28);
-    h->block_size = get32(b + 32);
-    h->checksum = get32(b + 36);
+    h->data_offset = get_be64(b + 8);
+    h->table_offset = get_be64(b + 16);
+    h->version = get_be32(b + 24);
+    h->max_table_entries = get_be32(b + 28);
+    h->block_size = get_be32(b + 32);
+    h->checksum = get_be32(b + 36);
     memcpy(h->parent_uuid, b + 40, 16);
-    h->parent_timestamp = get32(b + 56);
+    h->parent_timestamp = get_be32(b + 56);
     memcpy(h->parent_name, b + 64, 512);
     for (int i = 0; i < VHD_NUM_LOCATORS; i++) {
         const uint8_t *l = b + 576 + 24 * i;
-        h->loc[i].code = get32(l);
-        h->loc[i].data_space = get32(l + 4);
-        h->loc[i].data_length = get32(l + 8);
-        h->loc[i].data_offset = get64(l + 16);
+        h->loc[i].code = get_be32(l);
+        h->loc[i].data_space = get_be32(l + 4);
+        h->loc[i].data_length = get_be32(l + 8);
+        h->loc[i].data_offset = get_be64(l + 16);
     }
 }
 
@@ -104,28 +90,28 @@ void vhd_header_encode(struct vhd_header *h, uint8_t *b)
 {
     memset(b, 0, VHD_HEADER_SIZE);
     memcpy(b, h->cookie, 8);
-    put64(b + 8, h->data_offset);
-    put64(b + 16, h->table_offset);
-    put32(b + 24, h->version);
-    put32(b + 28, h->max_table_entries);
-    put32(b + 32, h->block_size);
+    put_be64(b + 8, h->data_offset);
+    put_be64(b + 16, h->table_offset);
+    put_be32(b + 24, h->version);
+    put_be32(b + 28, h->max_table_entries);
+    put_be32(b + 32, h->block_size);
     memcpy(b + 40, h->parent_uuid, 16);
-    put32(b + 56, h->parent_timestamp);
+    put_be32(b + 56, h->parent_timestamp);
     memcpy(b + 64, h->parent_name, 512);
     for (int i = 0; i < VHD_NUM_LOCATORS; i++) {
         uint8_t *l = b + 576 + 24 * i;
-        put32(l, h->loc[i].code);
-        put32(l + 4, h->loc[i].data_space);
-        put32(l + 8, h->loc[i].data_length);
-        put64(l + 16, h->loc[i].data_offset);
+        put_be32(l, h->loc[i].code);
+        put_be32(l + 4, h->loc[i].data_space);
+        put_be32(l + 8, h->loc[i].data_length);
+        put_be64(l + 16, h->loc[i].data_offset);
     }
     h->checksum = vhd_checksum(b, VHD_HEADER_SIZE, 36);
-    put32(b + 36, h->checksum);
+    put_be32(b + 36, h->checksum);
 }
 
 bool vhd_header_valid(const uint8_t *b)
 {
-    return memcmp(b, "cxsparse", 8) == 0 && get32(b + 36) == vhd_checksum(b, VHD_HEADER_SIZE, 36);
+    return memcmp(b, "cxsparse", 8) == 0 && get_be32(b + 36) == vhd_checksum(b, VHD_HEADER_SIZE, 36);
 }
 
 void vhd_chs(uint64_t size, uint16_t *cyl, uint8_t *heads, uint8_t *spt)

@@ -4,26 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-static uint32_t rd32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
+#include "core/endian.h"
 
 /* Bytes of body (after msg_type) each guest->host type needs. */
 static int body_size(uint32_t type)
@@ -50,7 +31,7 @@ int nvsp_parse(const void *buf, size_t len, struct nvsp_msg *m)
     memset(m, 0, sizeof(*m));
     if (len < 4)
         return -EINVAL;
-    m->type = rd32(p);
+    m->type = get_le32(p);
     int need = body_size(m->type);
     if (need < 0)
         return -ENOTSUP;
@@ -59,40 +40,40 @@ int nvsp_parse(const void *buf, size_t len, struct nvsp_msg *m)
     const uint8_t *b = p + 4;
     switch (m->type) {
     case NVSP_MSG_INIT:
-        m->init.min_ver = rd32(b);
-        m->init.max_ver = rd32(b + 4);
+        m->init.min_ver = get_le32(b);
+        m->init.max_ver = get_le32(b + 4);
         return m->init.min_ver <= m->init.max_ver ? 0 : -EINVAL;
     case NVSP_MSG1_SEND_NDIS_VER:
-        m->ndis_ver.major = rd32(b);
-        m->ndis_ver.minor = rd32(b + 4);
+        m->ndis_ver.major = get_le32(b);
+        m->ndis_ver.minor = get_le32(b + 4);
         return 0;
     case NVSP_MSG1_SEND_RECV_BUF:
     case NVSP_MSG1_SEND_SEND_BUF:
-        m->buf.gpadl = rd32(b);
-        m->buf.id = rd16(b + 4);
+        m->buf.gpadl = get_le32(b);
+        m->buf.id = get_le16(b + 4);
         return m->buf.gpadl ? 0 : -EINVAL;
     case NVSP_MSG1_REVOKE_RECV_BUF:
     case NVSP_MSG1_REVOKE_SEND_BUF:
-        m->revoke.id = rd16(b);
+        m->revoke.id = get_le16(b);
         return 0;
     case NVSP_MSG1_SEND_RNDIS_PKT:
-        m->rndis_pkt.channel_type = rd32(b);
-        m->rndis_pkt.section_index = rd32(b + 4);
-        m->rndis_pkt.section_size = rd32(b + 8);
+        m->rndis_pkt.channel_type = get_le32(b);
+        m->rndis_pkt.section_index = get_le32(b + 4);
+        m->rndis_pkt.section_size = get_le32(b + 8);
         return m->rndis_pkt.channel_type <= NVSP_CHANNEL_TYPE_CONTROL ? 0 : -EINVAL;
     case NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE:
-        m->rndis_pkt_complete.status = rd32(b);
+        m->rndis_pkt_complete.status = get_le32(b);
         return 0;
     case NVSP_MSG2_SEND_NDIS_CONFIG:
-        m->ndis_config.mtu = rd32(b);
-        m->ndis_config.capability = rd64(b + 8);
+        m->ndis_config.mtu = get_le32(b);
+        m->ndis_config.capability = get_le64(b + 8);
         return 0;
     case NVSP_MSG4_SWITCH_DATA_PATH:
-        m->switch_data_path.active_datapath = rd32(b);
+        m->switch_data_path.active_datapath = get_le32(b);
         return m->switch_data_path.active_datapath <= 1 ? 0 : -EINVAL;
     case NVSP_MSG5_SUBCHANNEL:
-        m->subchannel.op = rd32(b);
-        m->subchannel.num = rd32(b + 4);
+        m->subchannel.op = get_le32(b);
+        m->subchannel.num = get_le32(b + 4);
         return m->subchannel.op == NVSP_SUBCHANNEL_ALLOCATE ? 0 : -EINVAL;
     }
     return -ENOTSUP;
@@ -149,15 +130,15 @@ int nvsp_gpa_direct_chunks(const uint8_t *raw, size_t raw_len, struct nvsp_gpa_c
     *total = 0;
     if (raw_len < 16 + sizeof(struct vmbus_gpa_direct_hdr))
         return -EINVAL;
-    size_t hdr_end = (size_t)rd16(raw + 2) * 8; /* the ranges end where the payload starts */
+    size_t hdr_end = (size_t)get_le16(raw + 2) * 8; /* the ranges end where the payload starts */
     if (hdr_end > raw_len || hdr_end < 16 + sizeof(struct vmbus_gpa_direct_hdr))
         return -EINVAL;
-    uint32_t count = rd32(raw + 20);
+    uint32_t count = get_le32(raw + 20);
     size_t pos = 24, n = 0;
     for (uint32_t r = 0; r < count; r++) {
         if (pos + sizeof(struct vmbus_gpa_range_hdr) > hdr_end)
             return -EINVAL;
-        uint32_t bytes = rd32(raw + pos), offset = rd32(raw + pos + 4);
+        uint32_t bytes = get_le32(raw + pos), offset = get_le32(raw + pos + 4);
         pos += sizeof(struct vmbus_gpa_range_hdr);
         /* the range's first byte is at byte_offset within its first page */
         uint64_t span = (uint64_t)(offset & 4095) + bytes;
@@ -166,7 +147,7 @@ int nvsp_gpa_direct_chunks(const uint8_t *raw, size_t raw_len, struct nvsp_gpa_c
             return -EINVAL;
         uint32_t left = bytes, in_page = offset;
         for (uint64_t i = 0; i < pages; i++) {
-            uint64_t pfn = rd64(raw + pos + i * 8);
+            uint64_t pfn = get_le64(raw + pos + i * 8);
             if (pfn >> 52) /* a pfn past the 64-bit address space */
                 return -EINVAL;
             uint32_t len = 4096 - in_page < left ? 4096 - in_page : left;

@@ -5,17 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
-static uint32_t rd32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    memcpy(p, &v, 4);
-}
+#include "core/endian.h"
 
 /* The PPI list of a PACKET: each {u32 size, u32 type, u32 ppi_offset} + value. */
 static int parse_ppis(const uint8_t *p, uint32_t len, struct rndis_pkt_info *info)
@@ -23,13 +13,13 @@ static int parse_ppis(const uint8_t *p, uint32_t len, struct rndis_pkt_info *inf
     while (len > 0) {
         if (len < sizeof(struct rndis_per_packet_info))
             return -EINVAL;
-        uint32_t size = rd32(p), type = rd32(p + 4), off = rd32(p + 8);
+        uint32_t size = get_le32(p), type = get_le32(p + 4), off = get_le32(p + 8);
         if (size < sizeof(struct rndis_per_packet_info) || size > len || off < 12 || off > size)
             return -EINVAL;
         const uint8_t *val = p + off;
         uint32_t vlen = size - off;
         if (!(type & RNDIS_PPI_INTERNAL) && vlen >= 4) {
-            uint32_t v = rd32(val);
+            uint32_t v = get_le32(val);
             switch (type) {
             case RNDIS_PPI_CHECKSUM: info->has_csum = true, info->csum = v; break;
             case RNDIS_PPI_LSO: info->has_lso = true, info->lso = v; break;
@@ -61,9 +51,9 @@ static bool inside(uint32_t msg_len, uint32_t off, uint32_t n)
 
 static int parse_packet(const uint8_t *b, struct rndis_msg *m)
 {
-    uint32_t data_off = rd32(b + 8), data_len = rd32(b + 12);
-    uint32_t oob_off = rd32(b + 16), oob_len = rd32(b + 20), oob_n = rd32(b + 24);
-    uint32_t ppi_off = rd32(b + 28), ppi_len = rd32(b + 32);
+    uint32_t data_off = get_le32(b + 8), data_len = get_le32(b + 12);
+    uint32_t oob_off = get_le32(b + 16), oob_len = get_le32(b + 20), oob_n = get_le32(b + 24);
+    uint32_t ppi_off = get_le32(b + 28), ppi_len = get_le32(b + 32);
     /* the frame follows the 36-byte packet header (and its PPIs) */
     if (data_off < sizeof(struct rndis_packet) || !inside(m->len, data_off, data_len) ||
         data_len == 0)
@@ -89,8 +79,8 @@ int rndis_parse(const uint8_t *buf, size_t len, struct rndis_msg *m)
     memset(m, 0, sizeof(*m));
     if (len < 8)
         return -EINVAL;
-    m->type = rd32(buf);
-    m->len = rd32(buf + 4);
+    m->type = get_le32(buf);
+    m->len = get_le32(buf + 4);
     if (m->len < 8 || m->len > len)
         return -EINVAL;
     size_t need;
@@ -110,16 +100,16 @@ int rndis_parse(const uint8_t *buf, size_t len, struct rndis_msg *m)
     case RNDIS_MSG_PACKET:
         return parse_packet(buf, m);
     case RNDIS_MSG_INIT:
-        m->req_id = rd32(buf + 8);
-        m->init.major = rd32(buf + 12);
-        m->init.minor = rd32(buf + 16);
-        m->init.max_xfer_size = rd32(buf + 20);
+        m->req_id = get_le32(buf + 8);
+        m->init.major = get_le32(buf + 12);
+        m->init.minor = get_le32(buf + 16);
+        m->init.max_xfer_size = get_le32(buf + 20);
         return 0;
     case RNDIS_MSG_QUERY:
     case RNDIS_MSG_SET: {
-        m->req_id = rd32(buf + 8);
-        m->oid.oid = rd32(buf + 12);
-        uint32_t ilen = rd32(buf + 16), ioff = rd32(buf + 20);
+        m->req_id = get_le32(buf + 8);
+        m->oid.oid = get_le32(buf + 12);
+        uint32_t ilen = get_le32(buf + 16), ioff = get_le32(buf + 20);
         if (ilen) {
             /* the input buffer follows the fixed fields (offset 20 from req_id) */
             if (ioff < sizeof(struct rndis_query_request) || !inside(m->len, ioff, ilen))
@@ -132,7 +122,7 @@ int rndis_parse(const uint8_t *buf, size_t len, struct rndis_msg *m)
     case RNDIS_MSG_RESET:
         return 0; /* no request id: RESET_C carries none */
     default: /* HALT, KEEPALIVE */
-        m->req_id = rd32(buf + 8);
+        m->req_id = get_le32(buf + 8);
         return 0;
     }
 }
@@ -163,8 +153,8 @@ static size_t begin(uint8_t *out, size_t cap, uint32_t type, size_t len)
     if (len > cap || len > UINT32_MAX)
         return 0;
     memset(out, 0, len);
-    wr32(out, type);
-    wr32(out + 4, (uint32_t)len);
+    put_le32(out, type);
+    put_le32(out + 4, (uint32_t)len);
     return len;
 }
 
@@ -205,8 +195,8 @@ static size_t build_id_status(uint8_t *out, size_t cap, uint32_t type, uint32_t 
 {
     size_t n = begin(out, cap, type, 16);
     if (n) {
-        wr32(out + 8, a);
-        wr32(out + 12, b);
+        put_le32(out + 8, a);
+        put_le32(out + 12, b);
     }
     return n;
 }
@@ -256,10 +246,10 @@ size_t rndis_packet_size(uint32_t frame_len, const struct rndis_pkt_info *info)
 
 static uint8_t *put_ppi(uint8_t *p, uint32_t type, uint32_t value)
 {
-    wr32(p, PPI_BYTES);
-    wr32(p + 4, type);
-    wr32(p + 8, sizeof(struct rndis_per_packet_info));
-    wr32(p + 12, value);
+    put_le32(p, PPI_BYTES);
+    put_le32(p + 4, type);
+    put_le32(p + 8, sizeof(struct rndis_per_packet_info));
+    put_le32(p + 12, value);
     return p + PPI_BYTES;
 }
 

@@ -32,7 +32,7 @@ static void put_addr(uint8_t *p, uint64_t lba, bool msf)
     if (msf)
         put_msf(p, lba);
     else
-        put32(p, lba > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)lba);
+        put_be32(p, lba > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)lba);
 }
 
 static void read_toc(struct scsi_disk *sd, struct scsi_cmd *c)
@@ -40,7 +40,7 @@ static void read_toc(struct scsi_disk *sd, struct scsi_cmd *c)
     uint8_t r[20] = { 0 };
     bool msf = c->cdb[1] & 0x02;
     uint8_t format = c->cdb[2] & 0x0F, track = c->cdb[6];
-    uint32_t alloc = get16(c->cdb + 7), n;
+    uint32_t alloc = get_be16(c->cdb + 7), n;
     r[2] = 1; /* first track / session */
     r[3] = 1; /* last */
     switch (format) {
@@ -71,7 +71,7 @@ static void read_toc(struct scsi_disk *sd, struct scsi_cmd *c)
         scsi_invalid_field(c);
         return;
     }
-    put16(r, (uint16_t)(n - 2));
+    put_be16(r, (uint16_t)(n - 2));
     scsi_reply(c, r, n, alloc);
 }
 
@@ -79,19 +79,19 @@ static void get_configuration(struct scsi_disk *sd, struct scsi_cmd *c)
 {
     uint8_t r[8 + 12] = { 0 };
     uint8_t rt = c->cdb[1] & 0x03;
-    uint16_t start = get16(c->cdb + 2);
+    uint16_t start = get_be16(c->cdb + 2);
     uint32_t n = 8;
-    put16(r + 6, sd->no_medium ? 0 : PROFILE_DVD_ROM); /* current profile: none when empty */
+    put_be16(r + 6, sd->no_medium ? 0 : PROFILE_DVD_ROM); /* current profile: none when empty */
     if (start == 0 && rt != 2) { /* the profile list feature: DVD-ROM */
-        put16(r + 8, 0x0000);
+        put_be16(r + 8, 0x0000);
         r[10] = 0x03; /* persistent, current */
         r[11] = 4;
-        put16(r + 12, PROFILE_DVD_ROM);
+        put_be16(r + 12, PROFILE_DVD_ROM);
         r[14] = sd->no_medium ? 0 : 0x01; /* current profile */
         n += 8;
     }
-    put32(r, n - 4);
-    scsi_reply(c, r, n, get16(c->cdb + 7));
+    put_be32(r, n - 4);
+    scsi_reply(c, r, n, get_be16(c->cdb + 7));
 }
 
 static void get_event_status(struct scsi_disk *sd, struct scsi_cmd *c)
@@ -113,8 +113,8 @@ static void get_event_status(struct scsi_disk *sd, struct scsi_cmd *c)
         r[2] = 0x80; /* no event available */
         n = 4;
     }
-    put16(r, (uint16_t)(n - 2));
-    scsi_reply(c, r, n, get16(c->cdb + 7));
+    put_be16(r, (uint16_t)(n - 2));
+    scsi_reply(c, r, n, get_be16(c->cdb + 7));
 }
 
 #define MEDIA_EVENT_NEW     0x02

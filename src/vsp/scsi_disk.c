@@ -71,7 +71,7 @@ void scsi_disk_init(struct scsi_disk *sd, struct disk *d, unsigned flags, uint32
     sd->naa[2] = 0x55;
     sd->naa[3] = 0xD0;
     memcpy(sd->naa + 4, "VIRIDIAN", 8);
-    put32(sd->naa + 12, id);
+    put_be32(sd->naa + 12, id);
 }
 
 static void inquiry_standard(struct scsi_cmd *c, uint8_t pdt, uint32_t alloc)
@@ -97,7 +97,7 @@ void scsi_inquiry_no_lun(struct scsi_cmd *c)
         scsi_invalid_field(c);
         return;
     }
-    inquiry_standard(c, 0x7F, get16(c->cdb + 3));
+    inquiry_standard(c, 0x7F, get_be16(c->cdb + 3));
 }
 
 void scsi_report_luns(struct scsi_cmd *c, const uint16_t *luns, unsigned n)
@@ -107,12 +107,12 @@ void scsi_report_luns(struct scsi_cmd *c, const uint16_t *luns, unsigned n)
     c->sense_len = 0;
     if (n > 256)
         n = 256;
-    put32(r, 8 * n);
+    put_be32(r, 8 * n);
     for (unsigned i = 0; i < n; i++) {
         r[8 + 8 * i] = (uint8_t)((luns[i] >> 8) & 0x3F);
         r[8 + 8 * i + 1] = (uint8_t)luns[i];
     }
-    scsi_reply(c, r, 8 + 8 * n, get32(c->cdb + 6));
+    scsi_reply(c, r, 8 + 8 * n, get_be32(c->cdb + 6));
 }
 
 static void inquiry_vpd(struct scsi_disk *sd, struct scsi_cmd *c, uint8_t page, uint32_t alloc)
@@ -149,14 +149,14 @@ static void inquiry_vpd(struct scsi_disk *sd, struct scsi_cmd *c, uint8_t page, 
         {
         uint32_t bs = sd->block_size;
         r[4] = 0x01; /* WSNZ: WRITE SAME with 0 blocks is refused */
-        put32(r + 8, sd->max_xfer / bs);
-        put32(r + 12, sd->max_xfer / bs);
+        put_be32(r + 8, sd->max_xfer / bs);
+        put_be32(r + 12, sd->max_xfer / bs);
         if (sd->unmap) {
-            put32(r + 20, MAX_UNMAP_BLOCKS);
-            put32(r + 24, MAX_UNMAP_DESCS);
-            put32(r + 28, 4096 / bs); /* optimal unmap granularity */
+            put_be32(r + 20, MAX_UNMAP_BLOCKS);
+            put_be32(r + 24, MAX_UNMAP_DESCS);
+            put_be32(r + 28, 4096 / bs); /* optimal unmap granularity */
         }
-        put64(r + 36, MAX_WS_BLOCKS);
+        put_be64(r + 36, MAX_WS_BLOCKS);
         n = 64;
         break;
         }
@@ -165,7 +165,7 @@ static void inquiry_vpd(struct scsi_disk *sd, struct scsi_cmd *c, uint8_t page, 
             scsi_invalid_field(c);
             return;
         }
-        put16(r + 4, 1); /* non-rotating */
+        put_be16(r + 4, 1); /* non-rotating */
         n = 64;
         break;
     case 0xB2: /* logical block provisioning */
@@ -181,13 +181,13 @@ static void inquiry_vpd(struct scsi_disk *sd, struct scsi_cmd *c, uint8_t page, 
         scsi_invalid_field(c);
         return;
     }
-    put16(r + 2, (uint16_t)(n - 4));
+    put_be16(r + 2, (uint16_t)(n - 4));
     scsi_reply(c, r, n, alloc);
 }
 
 static void inquiry(struct scsi_disk *sd, struct scsi_cmd *c)
 {
-    uint32_t alloc = get16(c->cdb + 3);
+    uint32_t alloc = get_be16(c->cdb + 3);
     if (c->cdb[1] & 1)
         inquiry_vpd(sd, c, c->cdb[2], alloc);
     else if (c->cdb[2])
@@ -200,20 +200,20 @@ static void read_capacity10(struct scsi_disk *sd, struct scsi_cmd *c)
 {
     uint8_t r[8];
     uint64_t last = sd->nblocks ? sd->nblocks - 1 : 0;
-    put32(r, last > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)last);
-    put32(r + 4, sd->block_size);
+    put_be32(r, last > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)last);
+    put_be32(r + 4, sd->block_size);
     scsi_reply(c, r, sizeof(r), sizeof(r));
 }
 
 static void read_capacity16(struct scsi_disk *sd, struct scsi_cmd *c)
 {
     uint8_t r[32] = { 0 };
-    put64(r, sd->nblocks ? sd->nblocks - 1 : 0);
-    put32(r + 8, sd->block_size);
+    put_be64(r, sd->nblocks ? sd->nblocks - 1 : 0);
+    put_be32(r + 8, sd->block_size);
     r[13] = (uint8_t)sd->phys_exp;
     if (sd->unmap)
         r[14] = 0x80; /* LBPME */
-    scsi_reply(c, r, sizeof(r), get32(c->cdb + 10));
+    scsi_reply(c, r, sizeof(r), get_be32(c->cdb + 10));
 }
 
 /* MODE SENSE(6)/(10): caching page (WCE, so Linux sends SYNCHRONIZE CACHE), control
@@ -223,7 +223,7 @@ static void mode_sense(struct scsi_disk *sd, struct scsi_cmd *c, bool ten)
     uint8_t r[128] = { 0 };
     uint8_t pc = c->cdb[2] >> 6, page = c->cdb[2] & 0x3F, sub = c->cdb[3];
     bool dbd = c->cdb[1] & 0x08;
-    uint32_t alloc = ten ? get16(c->cdb + 7) : c->cdb[4];
+    uint32_t alloc = ten ? get_be16(c->cdb + 7) : c->cdb[4];
     uint32_t hdr = ten ? 8 : 4, n = hdr;
 
     if (pc == 3) {
@@ -244,7 +244,7 @@ static void mode_sense(struct scsi_disk *sd, struct scsi_cmd *c, bool ten)
         r[n + 1] = (uint8_t)(nb >> 16);
         r[n + 2] = (uint8_t)(nb >> 8);
         r[n + 3] = (uint8_t)nb;
-        put32(r + n + 4, sd->block_size & 0xFFFFFF);
+        put_be32(r + n + 4, sd->block_size & 0xFFFFFF);
         n += 8;
     }
     if (cd) { /* MM capabilities: reads CD and DVD, tray with lock and eject */
@@ -253,8 +253,8 @@ static void mode_sense(struct scsi_disk *sd, struct scsi_cmd *c, bool ten)
         if (pc != 1) {
             r[n + 2] = 0x08;           /* DVD-ROM read */
             r[n + 6] = 0x29;           /* tray loading, eject, lock */
-            put16(r + n + 8, 4 * 1385); /* max read speed: 4x DVD, kB/s */
-            put16(r + n + 14, 4 * 1385);
+            put_be16(r + n + 8, 4 * 1385); /* max read speed: 4x DVD, kB/s */
+            put_be16(r + n + 14, 4 * 1385);
         }
         n += 20;
     }
@@ -272,9 +272,9 @@ static void mode_sense(struct scsi_disk *sd, struct scsi_cmd *c, bool ten)
     }
     uint8_t dsp = sd->ro ? 0x80 : 0; /* WP */
     if (ten) {
-        put16(r, (uint16_t)(n - 2));
+        put_be16(r, (uint16_t)(n - 2));
         r[3] = dsp;
-        put16(r + 6, dbd ? 0 : 8);
+        put_be16(r + 6, dbd ? 0 : 8);
     } else {
         r[0] = (uint8_t)(n - 1);
         r[2] = dsp;
@@ -344,7 +344,7 @@ static void read_write(struct scsi_disk *sd, struct scsi_cmd *c, uint64_t lba, u
 
 static void unmap(struct scsi_disk *sd, struct scsi_cmd *c)
 {
-    uint32_t plen = get16(c->cdb + 7);
+    uint32_t plen = get_be16(c->cdb + 7);
     if (!writable(sd, c))
         return;
     if (plen > c->buf_len || (plen && !c->data_out)) {
@@ -353,7 +353,7 @@ static void unmap(struct scsi_disk *sd, struct scsi_cmd *c)
     }
     if (plen < 8)
         return; /* nothing to do */
-    uint32_t dlen = get16(c->buf + 2);
+    uint32_t dlen = get_be16(c->buf + 2);
     if (dlen > plen - 8 || dlen % 16 || dlen / 16 > MAX_UNMAP_DESCS) {
         scsi_set_sense(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_PARM, 0);
         return;
@@ -361,13 +361,13 @@ static void unmap(struct scsi_disk *sd, struct scsi_cmd *c)
     /* check all before discarding any */
     for (uint32_t i = 0; i < dlen; i += 16) {
         const uint8_t *d = c->buf + 8 + i;
-        if (!lba_ok(sd, c, get64(d), get32(d + 8)))
+        if (!lba_ok(sd, c, get_be64(d), get_be32(d + 8)))
             return;
     }
     for (uint32_t i = 0; i < dlen; i += 16) {
         const uint8_t *d = c->buf + 8 + i;
-        uint64_t n = get32(d + 8);
-        if (n && disk_discard(sd->disk, get64(d) * sd->block_size, n * sd->block_size)) {
+        uint64_t n = get_be32(d + 8);
+        if (n && disk_discard(sd->disk, get_be64(d) * sd->block_size, n * sd->block_size)) {
             scsi_set_sense(c, SENSE_MEDIUM_ERROR, ASC_WRITE_ERROR, 0);
             return;
         }
@@ -458,23 +458,23 @@ void scsi_disk_exec(struct scsi_disk *sd, struct scsi_cmd *c)
         return;
     case 0x08: case 0x0A: {
         uint32_t n = cdb[4] ? cdb[4] : 256;
-        read_write(sd, c, (uint32_t)(cdb[1] & 0x1F) << 16 | get16(cdb + 2), n, op == 0x0A, false);
+        read_write(sd, c, (uint32_t)(cdb[1] & 0x1F) << 16 | get_be16(cdb + 2), n, op == 0x0A, false);
         return;
     }
     case 0x28: case 0x2A:
-        read_write(sd, c, get32(cdb + 2), get16(cdb + 7), op == 0x2A, cdb[1] & 0x08);
+        read_write(sd, c, get_be32(cdb + 2), get_be16(cdb + 7), op == 0x2A, cdb[1] & 0x08);
         return;
     case 0xA8: case 0xAA:
-        read_write(sd, c, get32(cdb + 2), get32(cdb + 6), op == 0xAA, cdb[1] & 0x08);
+        read_write(sd, c, get_be32(cdb + 2), get_be32(cdb + 6), op == 0xAA, cdb[1] & 0x08);
         return;
     case 0x88: case 0x8A:
-        read_write(sd, c, get64(cdb + 2), get32(cdb + 10), op == 0x8A, cdb[1] & 0x08);
+        read_write(sd, c, get_be64(cdb + 2), get_be32(cdb + 10), op == 0x8A, cdb[1] & 0x08);
         return;
     case 0x2F: /* VERIFY(10): the data is what it is; check the range */
-        lba_ok(sd, c, get32(cdb + 2), get16(cdb + 7));
+        lba_ok(sd, c, get_be32(cdb + 2), get_be16(cdb + 7));
         return;
     case 0x8F: /* VERIFY(16) */
-        lba_ok(sd, c, get64(cdb + 2), get32(cdb + 10));
+        lba_ok(sd, c, get_be64(cdb + 2), get_be32(cdb + 10));
         return;
     case 0x35: case 0x91: { /* SYNCHRONIZE CACHE(10)/(16) */
         int rc = sd->ro ? 0 : disk_flush(sd->disk);
@@ -488,8 +488,8 @@ void scsi_disk_exec(struct scsi_disk *sd, struct scsi_cmd *c)
         else
             scsi_set_sense(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE, 0);
         return;
-    case 0x41: write_same(sd, c, get32(cdb + 2), get16(cdb + 7)); return;
-    case 0x93: write_same(sd, c, get64(cdb + 2), get32(cdb + 10)); return;
+    case 0x41: write_same(sd, c, get_be32(cdb + 2), get_be16(cdb + 7)); return;
+    case 0x93: write_same(sd, c, get_be64(cdb + 2), get_be32(cdb + 10)); return;
     default:
         scsi_set_sense(c, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE, 0);
         return;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "test.h"
+#include "core/endian.h"
 #include "vsp/utf16.h"
 
 #define ICG_RING_PAGE 300u
@@ -16,25 +17,6 @@ static const uint32_t lx_sd[] = { IC_VER(3, 2), IC_VER(3, 1), IC_VER(3, 0), IC_V
 static const uint32_t lx_ts[] = { IC_VER(4, 0), IC_VER(3, 0), IC_VER(1, 0) };
 static const uint32_t lx_hb[] = { IC_VER(3, 0), IC_VER(1, 0) };
 static const uint32_t lx_kvp[] = { IC_VER(4, 0), IC_VER(3, 0), IC_VER(1, 0) };
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
 
 static void wr16(uint8_t *p, uint16_t v)
 {
@@ -130,19 +112,19 @@ static void negotiate(uint8_t *b, uint32_t len, const uint32_t *srv, unsigned ns
         return;
     wr16(b + 18, 0x10);
     uint8_t *n = b + IC_HDR_SIZE;
-    unsigned fwc = rd16(n), msc = rd16(n + 2);
+    unsigned fwc = get_le16(n), msc = get_le16(n + 2);
     uint32_t fw = fwc, mv = msc; /* what Linux writes back on a malformed offer */
     bool ok = false;
     if (fwc <= 100 && msc <= 100 && IC_HDR_SIZE + 8 + 4 * (fwc + msc) <= len) {
         for (unsigned i = 0; i < 2 && !ok; i++)
             for (unsigned j = 0; j < fwc && !ok; j++)
-                if (IC_VER(rd16(n + 8 + 4 * j), rd16(n + 10 + 4 * j)) == lx_fw[i])
+                if (IC_VER(get_le16(n + 8 + 4 * j), get_le16(n + 10 + 4 * j)) == lx_fw[i])
                     fw = lx_fw[i], ok = true;
         if (ok) {
             ok = false;
             for (unsigned i = 0; i < nsrv && !ok; i++)
                 for (unsigned j = fwc; j < fwc + msc && !ok; j++)
-                    if (IC_VER(rd16(n + 8 + 4 * j), rd16(n + 10 + 4 * j)) == srv[i])
+                    if (IC_VER(get_le16(n + 8 + 4 * j), get_le16(n + 10 + 4 * j)) == srv[i])
                         mv = srv[i], ok = true;
         }
     }
@@ -196,7 +178,7 @@ static uint32_t kvp(struct icg *f, uint8_t *b, uint32_t len)
         return IC_E_FAIL;
     switch (op) {
     case IC_KVP_OP_ENUMERATE: {
-        uint32_t index = rd32(m + 4);
+        uint32_t index = get_le32(m + 4);
         const char *k, *v;
         if (pool == IC_KVP_POOL_AUTO) {
             if (index >= 10)
@@ -220,9 +202,9 @@ static uint32_t kvp(struct icg *f, uint8_t *b, uint32_t len)
         return IC_S_OK;
     }
     case IC_KVP_OP_SET: {
-        uint32_t ks = rd32(m + 8), vs = rd32(m + 12);
+        uint32_t ks = get_le32(m + 8), vs = get_le32(m + 12);
         utf16le_to_utf8(m + 16, ks < 256 ? ks : 256, key, sizeof(key));
-        if (rd32(m + 4) != IC_KVP_REG_SZ)
+        if (get_le32(m + 4) != IC_KVP_REG_SZ)
             return IC_E_FAIL;
         utf16le_to_utf8(m + 528, vs < 1024 ? vs : 1024, value, sizeof(value));
         if (strlen(key) + 1 > 512 || strlen(value) + 1 > 2048)
@@ -238,7 +220,7 @@ static uint32_t kvp(struct icg *f, uint8_t *b, uint32_t len)
         return IC_S_OK;
     }
     case IC_KVP_OP_GET: {
-        uint32_t ks = rd32(m + 8);
+        uint32_t ks = get_le32(m + 8);
         utf16le_to_utf8(m + 16, ks < 256 ? ks : 256, key, sizeof(key));
         int i = pool_find(f, pool, key);
         if (i < 0)
@@ -250,7 +232,7 @@ static uint32_t kvp(struct icg *f, uint8_t *b, uint32_t len)
         return IC_S_OK;
     }
     case IC_KVP_OP_DELETE: {
-        uint32_t ks = rd32(m + 4);
+        uint32_t ks = get_le32(m + 4);
         utf16le_to_utf8(m + 8, ks < 256 ? ks : 256, key, sizeof(key));
         int i = pool_find(f, pool, key);
         if (i < 0)
@@ -283,7 +265,7 @@ void icg_answer(struct icg *f, enum ic_kind k, uint64_t tid, uint8_t *b, uint32_
     struct icg_chan *c = &f->ch[k];
     if (len < IC_HDR_SIZE)
         return; /* "Packet length too small": dropped, no answer */
-    uint16_t type = rd16(b + 12);
+    uint16_t type = get_le16(b + 12);
     if (type == IC_MSG_NEGOTIATE) {
         static const struct { const uint32_t *v; unsigned n; } srv[IC_KIND_COUNT] = {
             [IC_SHUTDOWN] = { lx_sd, 4 }, [IC_HEARTBEAT] = { lx_hb, 2 },
@@ -293,7 +275,7 @@ void icg_answer(struct icg *f, enum ic_kind k, uint64_t tid, uint8_t *b, uint32_
     } else if (k == IC_SHUTDOWN && type == IC_MSG_SHUTDOWN) {
         if (len < IC_HDR_SIZE + sizeof(struct ic_shutdown_body))
             return;
-        uint32_t flags = rd32(b + IC_HDR_SIZE + 8), st = IC_S_OK;
+        uint32_t flags = get_le32(b + IC_HDR_SIZE + 8), st = IC_S_OK;
         if (flags <= 1)
             f->poweroffs++;
         else if (flags <= 3)
@@ -306,14 +288,14 @@ void icg_answer(struct icg *f, enum ic_kind k, uint64_t tid, uint8_t *b, uint32_
     } else if (k == IC_HEARTBEAT && type == IC_MSG_HEARTBEAT) {
         if (len < IC_HDR_SIZE + sizeof(uint64_t)) /* 6.1 checks only seq_num */
             return;
-        f->last_hb_seq = rd64(b + IC_HDR_SIZE) + 1;
+        f->last_hb_seq = get_le64(b + IC_HDR_SIZE) + 1;
         wr64(b + IC_HDR_SIZE, f->last_hb_seq);
     } else if (k == IC_TIMESYNC && type == IC_MSG_TIMESYNC) {
         uint8_t flags;
         if (c->msgv > IC_VER(3, 0)) {
             if (len < IC_HDR_SIZE + sizeof(struct ic_timesync_body_v4))
                 return;
-            f->last_vmref = rd64(b + IC_HDR_SIZE + 8);
+            f->last_vmref = get_le64(b + IC_HDR_SIZE + 8);
             flags = b[IC_HDR_SIZE + 16];
         } else {
             if (len < IC_HDR_SIZE + sizeof(struct ic_timesync_body_v3))
@@ -321,8 +303,8 @@ void icg_answer(struct icg *f, enum ic_kind k, uint64_t tid, uint8_t *b, uint32_
             f->last_vmref = 0;
             flags = b[IC_HDR_SIZE + 24];
         }
-        f->last_parenttime = rd64(b + IC_HDR_SIZE);
-        f->last_ts_len = rd16(b + 18);
+        f->last_parenttime = get_le64(b + IC_HDR_SIZE);
+        f->last_ts_len = get_le16(b + 18);
         if (flags & IC_TIMESYNC_SYNC)
             f->syncs++;
         else if (flags & IC_TIMESYNC_SAMPLE)

@@ -4,12 +4,10 @@
 
 #include "arch/x86/acpi.h"
 #include "arch/x86/aml.h"
+#include "core/endian.h"
 
 #define BASE 0xe0000ull
 #define AREA 0x20000
-
-static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
 static const uint8_t *table_at(const uint8_t *buf, uint64_t gpa)
 {
@@ -18,7 +16,7 @@ static const uint8_t *table_at(const uint8_t *buf, uint64_t gpa)
 
 static int table_ok(const uint8_t *t, const char *sig)
 {
-    return t && !memcmp(t, sig, 4) && rd32(t + 4) >= 36 && acpi_checksum(t, rd32(t + 4)) == 0;
+    return t && !memcmp(t, sig, 4) && get_le32(t + 4) >= 36 && acpi_checksum(t, get_le32(t + 4)) == 0;
 }
 
 static void add_test_device(struct aml *a, void *ctx)
@@ -39,21 +37,21 @@ static const uint8_t *parse_tables(const uint8_t *buf, int cpus, const uint8_t *
     CHECK_EQ(acpi_checksum(rsdp, 20), 0);
     CHECK_EQ(acpi_checksum(rsdp, 36), 0);
     CHECK_EQ(rsdp[15], 2);
-    const uint8_t *xsdt = table_at(buf, rd64(rsdp + 24));
+    const uint8_t *xsdt = table_at(buf, get_le64(rsdp + 24));
     CHECK(table_ok(xsdt, "XSDT"));
     if (!xsdt)
         return NULL;
-    CHECK_EQ(rd32(xsdt + 4), 36 + 16);
-    *fadt = table_at(buf, rd64(xsdt + 36));
-    *madt = table_at(buf, rd64(xsdt + 44));
+    CHECK_EQ(get_le32(xsdt + 4), 36 + 16);
+    *fadt = table_at(buf, get_le64(xsdt + 36));
+    *madt = table_at(buf, get_le64(xsdt + 44));
     CHECK(table_ok(*fadt, "FACP"));
     CHECK(table_ok(*madt, "APIC"));
     if (!*fadt)
         return NULL;
-    const uint8_t *dsdt = table_at(buf, rd64(*fadt + 140));
-    CHECK_EQ(rd32(*fadt + 40), rd64(*fadt + 140));
+    const uint8_t *dsdt = table_at(buf, get_le64(*fadt + 140));
+    CHECK_EQ(get_le32(*fadt + 40), get_le64(*fadt + 140));
     CHECK(table_ok(dsdt, "DSDT"));
-    const uint8_t *facs = table_at(buf, rd64(*fadt + 132));
+    const uint8_t *facs = table_at(buf, get_le64(*fadt + 132));
     CHECK(facs && !memcmp(facs, "FACS", 4));
     return dsdt;
 }
@@ -68,25 +66,25 @@ TEST(acpi_tables_chain_and_checksum)
     CHECK(dsdt != NULL);
 
     /* FADT: the fixed hardware the devices implement */
-    CHECK_EQ(rd32(fadt + 56), ACPI_PM1_EVT_PORT);
-    CHECK_EQ(rd32(fadt + 64), ACPI_PM1_CNT_PORT);
-    CHECK_EQ(rd32(fadt + 76), ACPI_PM_TMR_PORT);
+    CHECK_EQ(get_le32(fadt + 56), ACPI_PM1_EVT_PORT);
+    CHECK_EQ(get_le32(fadt + 64), ACPI_PM1_CNT_PORT);
+    CHECK_EQ(get_le32(fadt + 76), ACPI_PM_TMR_PORT);
     CHECK_EQ(fadt[46], ACPI_SCI_IRQ);
-    CHECK_EQ(rd64(fadt + 116 + 4), ACPI_RESET_PORT);
+    CHECK_EQ(get_le64(fadt + 116 + 4), ACPI_RESET_PORT);
     CHECK_EQ(fadt[128], ACPI_RESET_VALUE);
-    CHECK(rd32(fadt + 112) & (1u << 10));   /* reset register supported */
-    CHECK(!(rd32(fadt + 112) & (1u << 4))); /* fixed power button present */
+    CHECK(get_le32(fadt + 112) & (1u << 10));   /* reset register supported */
+    CHECK(!(get_le32(fadt + 112) & (1u << 4))); /* fixed power button present */
 
     /* MADT: one enabled local APIC per vCPU with APIC ID = index, one IOAPIC */
     int lapics = 0, ioapics = 0;
-    uint32_t len = rd32(madt + 4);
+    uint32_t len = get_le32(madt + 4);
     for (uint32_t off = 44; off + 2 <= len && madt[off + 1]; off += madt[off + 1]) {
         if (madt[off] == 0) {
             CHECK_EQ(madt[off + 3], lapics);
-            CHECK_EQ(rd32(madt + off + 4) & 1, 1);
+            CHECK_EQ(get_le32(madt + off + 4) & 1, 1);
             lapics++;
         } else if (madt[off] == 1) {
-            CHECK_EQ(rd32(madt + off + 4), 0xfec00000u);
+            CHECK_EQ(get_le32(madt + off + 4), 0xfec00000u);
             ioapics++;
         }
     }
@@ -107,7 +105,7 @@ TEST(acpi_madt_scales_to_many_cpus)
     CHECK_EQ(acpi_build(buf, AREA, BASE, &cfg), BASE);
     parse_tables(buf, 300, &madt, &fadt);
     int lapic = 0, x2apic = 0;
-    for (uint32_t off = 44; madt && off + 2 <= rd32(madt + 4) && madt[off + 1]; off += madt[off + 1]) {
+    for (uint32_t off = 44; madt && off + 2 <= get_le32(madt + 4) && madt[off + 1]; off += madt[off + 1]) {
         lapic += madt[off] == 0;
         x2apic += madt[off] == 9;
     }
@@ -140,7 +138,7 @@ TEST(aml_package_lengths_and_devices)
     CHECK_EQ(p[0], 0x10);                   /* ScopeOp */
     CHECK_EQ(p[1] >> 6, 1);                 /* two-byte PkgLength */
     size_t scope_len = (size_t)(p[1] & 0x0f) | (size_t)p[2] << 4;
-    CHECK_EQ(1 + scope_len, rd32(dsdt + 4) - 36 - 14);
+    CHECK_EQ(1 + scope_len, get_le32(dsdt + 4) - 36 - 14);
     CHECK(!memcmp(p + 3, "\\_SB_", 5));
     CHECK_EQ(p[8], 0x5b);
     CHECK_EQ(p[9], 0x82);                   /* DeviceOp */
