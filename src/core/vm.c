@@ -69,8 +69,13 @@ void vm_exit_counts(struct vm *vm, uint64_t counts[EXIT_KINDS])
 void vm_request_stop(struct vm *vm, enum vm_stop_reason why)
 {
     int expected = VM_RUNNING;
-    if (!atomic_compare_exchange_strong(&vm->stop_reason, &expected, (int)why))
+    if (!atomic_compare_exchange_strong(&vm->stop_reason, &expected, (int)why)) {
+        /* The host's stop outranks a guest reboot that raced it: with --on-reboot
+         * restart the reboot would otherwise swallow the signal and the VM run on. */
+        if (why == VM_STOP_HOST && expected == VM_STOP_RESET)
+            atomic_compare_exchange_strong(&vm->stop_reason, &expected, (int)why);
         return;
+    }
     uint64_t one = 1;
     if (write(vm->wake_fd, &one, sizeof(one)) < 0)
         vlog_debug("wake: %s", strerror(errno));

@@ -79,7 +79,8 @@ enum vm_stop_reason vm_run_config(int kvm_fd, const struct vm_config *cfg, struc
 /* Sum of the exits of every vCPU, by kind. */
 void vm_exit_counts(struct vm *vm, uint64_t counts[EXIT_KINDS]);
 
-/* Stops the VM from any thread; the first reason wins. */
+/* Stops the VM from any thread; the first reason wins, except that a host stop
+ * replaces a guest reset (so a signal during reboot cycling is never lost). */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason why);
 
 /* Pauses the guest from any thread: every vCPU is kicked out of KVM_RUN and waits until
