@@ -18,6 +18,7 @@
 #include "disk/raw.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,17 +100,27 @@ static int find_extent(struct pipe *p, uint64_t pos, uint64_t src_size)
     return 0;
 }
 
-static void find_segments(struct pipe *p, struct slot *s)
+/* Adds the non-zero granules of [from, to) of the chunk to its segments (granules
+ * are counted from the chunk's start; a range may begin or end inside one). */
+static void find_segments(struct pipe *p, struct slot *s, uint64_t from, uint64_t to)
 {
-    s->nseg = 0;
-    for (uint64_t g = 0; g < s->len; g += p->gran) {
-        size_t n = (size_t)(s->len - g < p->gran ? s->len - g : p->gran);
-        if (disk_buf_is_zero(s->data + g, n))
-            continue;
-        if (s->nseg && s->seg[s->nseg - 1].off + s->seg[s->nseg - 1].len == g)
-            s->seg[s->nseg - 1].len += n;
-        else
-            s->seg[s->nseg++] = (struct segment){ g, n };
+    for (uint64_t g = from; g < to;) {
+        uint64_t next = (g / p->gran + 1) * p->gran;
+        size_t n = (size_t)((next < to ? next : to) - g);
+        if (!disk_buf_is_zero(s->data + g, n)) {
+            struct segment *last = s->nseg ? &s->seg[s->nseg - 1] : NULL;
+            if (last && last->off + last->len < g && s->nseg == MAX_SEGS) {
+                /* out of segments (sector-sized pieces): write the gap's zeroes too;
+                 * only fill() gets here, and its data is the writable buf */
+                memset(s->buf + last->off + last->len, 0, g - last->off - last->len);
+                last->len = g - last->off;
+            }
+            if (last && last->off + last->len == g)
+                last->len += n;
+            else
+                s->seg[s->nseg++] = (struct segment){ g, n };
+        }
+        g += n;
     }
 }
 
@@ -126,39 +137,35 @@ static bool fill_mapped(struct pipe *p, struct slot *s, uint64_t src_size)
         contig < s->len || foff > p->map_len || s->len > p->map_len - foff)
         return false;
     s->data = p->map + foff;
-    find_segments(p, s);
+    s->nseg = 0;
+    find_segments(p, s, 0, s->len);
     return true;
 }
 
+/* Only the source's DATA extents are read and scanned: the new image reads as zero
+ * wherever nothing is written, so ZERO extents and the range past the source's end
+ * are left out without touching the buffer. */
 static int fill(struct pipe *p, struct slot *s)
 {
     uint64_t src_size = p->src->info.virtual_size;
-    uint64_t pos = s->off, end = s->off + s->len;
+    uint64_t end = s->off + s->len;
     if (fill_mapped(p, s, src_size))
         return 0;
     s->data = s->buf;
-    while (pos < end) {
-        char *dst = s->buf + (pos - s->off);
-        if (pos >= src_size) {
-            memset(dst, 0, end - pos);
-            break;
-        }
+    s->nseg = 0;
+    for (uint64_t pos = s->off; pos < end && pos < src_size;) {
         int rc = find_extent(p, pos, src_size);
         if (rc < 0)
             return rc;
         uint64_t lim = (end < src_size ? end : src_size);
         uint64_t n = (p->ext_end < lim ? p->ext_end : lim) - pos;
-        int kind = p->ext_kind;
-        if (kind == DISK_EXTENT_DATA) {
-            rc = disk_read(p->src, pos, dst, n);
-            if (rc)
+        if (p->ext_kind == DISK_EXTENT_DATA) {
+            if ((rc = disk_read(p->src, pos, s->buf + (pos - s->off), n)))
                 return rc;
-        } else {
-            memset(dst, 0, n);
+            find_segments(p, s, pos - s->off, pos - s->off + n);
         }
         pos += n;
     }
-    find_segments(p, s);
     return 0;
 }
 
@@ -224,6 +231,12 @@ static int write_seg(struct pipe *p, uint64_t off, const char *buf, size_t len)
         }
         pthread_mutex_unlock(&p->dst_lock);
         size_t n = (size_t)(contig < len ? contig : len);
+        /* Allocating the file space first (it reads as zero until written) makes the
+         * buffered write that follows cheaper on ext4: no delayed-allocation
+         * reservation per 4 KiB page (measured: a third less system time for the
+         * writes, which the file's inode lock serialises). Only where data goes,
+         * so the file stays sparse; advisory, the write reports any real error. */
+        (void)fallocate(d->fd, 0, (off_t)foff, (off_t)n);
         int rc = raw_pwrite_full(d->fd, buf, n, foff);
         if (rc) {
             snprintf(d->err, sizeof(d->err), "%s: %s", d->path, strerror(-rc));
