@@ -9,17 +9,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int raw_pread_full(int fd, void *buf, size_t len, uint64_t off)
+/* The one full-transfer loop, for reads and writes alike: retries short transfers and
+ * EINTR. End of file: a read fails with -EIO, or with zero_eof reads zeros from there. */
+static int transfer(int fd, char *p, size_t len, uint64_t off, bool is_write, bool zero_eof)
 {
-    char *p = buf;
     while (len) {
-        ssize_t n = pread(fd, p, len, (off_t)off);
+        ssize_t n = is_write ? pwrite(fd, p, len, (off_t)off) : pread(fd, p, len, (off_t)off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return -errno;
-        if (n == 0)
-            return -EIO;
+        if (n == 0) {
+            if (is_write || !zero_eof)
+                return -EIO;
+            memset(p, 0, len);
+            return 0;
+        }
         p += n;
         len -= (size_t)n;
         off += (uint64_t)n;
@@ -27,22 +32,19 @@ int raw_pread_full(int fd, void *buf, size_t len, uint64_t off)
     return 0;
 }
 
+int raw_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+    return transfer(fd, buf, len, off, false, false);
+}
+
+int raw_pread_zero_eof(int fd, void *buf, size_t len, uint64_t off)
+{
+    return transfer(fd, buf, len, off, false, true);
+}
+
 int raw_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
-    const char *p = buf;
-    while (len) {
-        ssize_t n = pwrite(fd, p, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n == 0)
-            return -EIO;
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
+    return transfer(fd, (char *)buf, len, off, true, false);
 }
 
 int raw_file_extent(int fd, uint64_t file_size, uint64_t off, uint64_t len, uint64_t *extent_len)

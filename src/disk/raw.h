@@ -6,9 +6,11 @@
 
 extern const struct disk_format raw_format;
 
-/* Helpers shared with formats whose payload is a plain byte range of the file (fixed
- * VHD): pread/pwrite the whole length, retrying short transfers; -EIO on EOF. */
+/* Whole-length file I/O for every format: pread/pwrite the whole length, retrying
+ * short transfers; -EIO at end of file, except that raw_pread_zero_eof() reads
+ * zeros past the end (VHDX: sparse tails, structures read before the file grew). */
 int raw_pread_full(int fd, void *buf, size_t len, uint64_t off);
+int raw_pread_zero_eof(int fd, void *buf, size_t len, uint64_t off);
 int raw_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 /* Data/hole extent of [off, off+len) of the file via SEEK_DATA/SEEK_HOLE. */
 int raw_file_extent(int fd, uint64_t file_size, uint64_t off, uint64_t len, uint64_t *extent_len);

@@ -44,7 +44,7 @@ static void check_headers(struct disk *d, bool repair, struct checker *c)
     uint8_t raw[VHDX_HEADER_SIZE];
     struct vhdx_header h;
     int other = 1 - v->hdr_slot;
-    int rc = vhdx_pread(d->fd, raw, sizeof(raw), other ? VHDX_HEADER2_OFF : VHDX_HEADER1_OFF);
+    int rc = raw_pread_zero_eof(d->fd, raw, sizeof(raw), other ? VHDX_HEADER2_OFF : VHDX_HEADER1_OFF);
     if (rc < 0) {
         say(c, true, "cannot read header %d: %s", other + 1, strerror(-rc));
         return;
@@ -85,7 +85,7 @@ static void check_regions(struct disk *d, bool repair, struct checker *c)
         const char *what = ok[i] ? "differs from region table 1" : why[i];
         int good = ok[i] ? 0 : 1 - i;
         if (repair && ok[good] && !(d->flags & DISK_OPEN_RDONLY) &&
-            vhdx_pwrite(d->fd, t[good], VHDX_REGION_SIZE, i ? VHDX_REGION2_OFF : VHDX_REGION1_OFF) == 0 &&
+            raw_pwrite_full(d->fd, t[good], VHDX_REGION_SIZE, i ? VHDX_REGION2_OFF : VHDX_REGION1_OFF) == 0 &&
             vhdx_sync(d) == 0)
             say(c, false, "repaired: region table %d %s; rewritten from copy %d", i + 1, what, good + 1);
         else

@@ -73,7 +73,7 @@ static int from_parent(const char *path, const struct disk_create_opts *o,
 static int write_all(int fd, const void *buf, size_t len, uint64_t off, const char *path,
                      char *err)
 {
-    int rc = vhdx_pwrite(fd, buf, len, off);
+    int rc = raw_pwrite_full(fd, buf, len, off);
     return rc < 0 ? cerr(err, rc, path, "write: %s", strerror(-rc)) : 0;
 }
 

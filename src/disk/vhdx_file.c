@@ -1,4 +1,4 @@
-/* File I/O helpers for the VHDX backend: whole-buffer pread/pwrite, sync, sparse
+/* File I/O helpers for the VHDX backend (whole-buffer I/O is raw.h's): sync, sparse
  * extension, hole punching, metadata reads through the replay overlay, errors. */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,44 +22,6 @@ int vhdx_err(struct disk *d, int rc, const char *fmt, ...)
     return rc;
 }
 
-int vhdx_pread(int fd, void *buf, size_t len, uint64_t off)
-{
-    uint8_t *p = buf;
-    while (len) {
-        ssize_t n = pread(fd, p, len, (off_t)off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (n == 0) {
-            memset(p, 0, len);
-            return 0;
-        }
-        p += n;
-        off += (uint64_t)n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-int vhdx_pwrite(int fd, const void *buf, size_t len, uint64_t off)
-{
-    const uint8_t *p = buf;
-    while (len) {
-        ssize_t n = pwrite(fd, p, len, (off_t)off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += n;
-        off += (uint64_t)n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int vhdx_sync(struct disk *d)
 {
     /* bulk fill of a new image (convert): durability is left to the page cache, as
@@ -76,7 +38,7 @@ int vhdx_sync(struct disk *d)
 int vhdx_meta_pread(struct disk *d, void *buf, size_t len, uint64_t off)
 {
     struct vhdx *v = vhdx_of(d);
-    int rc = vhdx_pread(d->fd, buf, len, off);
+    int rc = raw_pread_zero_eof(d->fd, buf, len, off);
     if (rc < 0)
         return vhdx_err(d, rc, "read at %llu: %s", (unsigned long long)off, strerror(-rc));
     for (size_t i = 0; i < v->noverlay; i++) {

@@ -93,7 +93,7 @@ static int apply_in_place(struct disk *d, const struct vhdx_log_page *p, size_t 
             j++;
         if (vhdx_crash_point)
             vhdx_crash_point("apply", d->fd, p[i].off, (j - i) * LS);
-        int rc = vhdx_pwrite(d->fd, p[i].data, (j - i) * LS, p[i].off);
+        int rc = raw_pwrite_full(d->fd, p[i].data, (j - i) * LS, p[i].off);
         if (rc < 0)
             return vhdx_err(d, rc, "metadata write at %llu: %s", (unsigned long long)p[i].off,
                             strerror(-rc));
@@ -172,7 +172,7 @@ int vhdx_flush_locked(struct disk *d)
         uint32_t len = vhdx_log_entry_len(k);
         if (vhdx_crash_point)
             vhdx_crash_point("write", d->fd, v->hdr.log_offset + pos, len);
-        rc = vhdx_pwrite(d->fd, entry, len, v->hdr.log_offset + pos);
+        rc = raw_pwrite_full(d->fd, entry, len, v->hdr.log_offset + pos);
         if (rc < 0) {
             rc = vhdx_err(d, rc, "log write: %s", strerror(-rc));
             goto out;

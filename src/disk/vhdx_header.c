@@ -21,7 +21,7 @@ int vhdx_headers_load(struct disk *d)
     struct vhdx_header h[2];
     bool ok[2];
     for (int i = 0; i < 2; i++) {
-        int rc = vhdx_pread(d->fd, raw[i], VHDX_HEADER_SIZE, i ? VHDX_HEADER2_OFF : VHDX_HEADER1_OFF);
+        int rc = raw_pread_zero_eof(d->fd, raw[i], VHDX_HEADER_SIZE, i ? VHDX_HEADER2_OFF : VHDX_HEADER1_OFF);
         if (rc < 0)
             return vhdx_err(d, rc, "cannot read the headers: %s", strerror(-rc));
         ok[i] = vhdx_header_parse(raw[i], &h[i]) == 0;
@@ -55,7 +55,7 @@ int vhdx_headers_write(struct disk *d)
         vhdx_header_build(&v->hdr, buf);
         if (vhdx_crash_point)
             vhdx_crash_point("write", d->fd, slot ? VHDX_HEADER2_OFF : VHDX_HEADER1_OFF, sizeof(buf));
-        int rc = vhdx_pwrite(d->fd, buf, sizeof(buf), slot ? VHDX_HEADER2_OFF : VHDX_HEADER1_OFF);
+        int rc = raw_pwrite_full(d->fd, buf, sizeof(buf), slot ? VHDX_HEADER2_OFF : VHDX_HEADER1_OFF);
         if (rc < 0)
             return vhdx_err(d, rc, "cannot write header %d: %s", slot + 1, strerror(-rc));
         rc = vhdx_sync(d);

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "disk/disk.h"
+#include "disk/raw.h" /* raw_pread_zero_eof, raw_pwrite_full */
 #include "disk/vhdx_format.h"
 
 /* A 4 KiB metadata page: a pending in-place update, or a page of the replay overlay
@@ -77,8 +78,6 @@ static inline struct vhdx *vhdx_of(struct disk *d) { return d->priv; }
 
 /* vhdx_file.c: whole-buffer I/O and errors */
 int vhdx_err(struct disk *d, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int vhdx_pread(int fd, void *buf, size_t len, uint64_t off);   /* short read: zero-filled */
-int vhdx_pwrite(int fd, const void *buf, size_t len, uint64_t off);
 int vhdx_sync(struct disk *d);
 /* Metadata read: the file's bytes with the replay overlay (if any) applied. */
 int vhdx_meta_pread(struct disk *d, void *buf, size_t len, uint64_t off);

@@ -87,7 +87,7 @@ static int read_parent(struct disk *d, uint64_t off, uint8_t *buf, uint64_t len)
 
 static int read_file(struct disk *d, uint64_t foff, uint8_t *buf, uint64_t len)
 {
-    int rc = vhdx_pread(d->fd, buf, len, foff);
+    int rc = raw_pread_zero_eof(d->fd, buf, len, foff);
     if (rc < 0)
         return vhdx_err(d, rc, "read at file offset %llu: %s", (unsigned long long)foff,
                         strerror(-rc));
@@ -314,12 +314,12 @@ static int block_space(struct disk *d, uint64_t e, uint64_t *foff)
     return alloc_space(d, v->geom.block_size, foff);
 }
 
-static int write_file(struct disk *d, uint64_t foff, const uint8_t *buf, uint64_t len)
+static int write_file(struct disk *d, uint64_t foff, const void *buf, size_t len)
 {
     if (vhdx_crash_point)
         vhdx_crash_point("write", d->fd, foff, len);
     vhdx_of(d)->data_dirty = true;
-    int rc = vhdx_pwrite(d->fd, buf, len, foff);
+    int rc = raw_pwrite_full(d->fd, buf, len, foff);
     if (rc < 0)
         return vhdx_err(d, rc, "write at file offset %llu: %s", (unsigned long long)foff,
                         strerror(-rc));
@@ -390,6 +390,23 @@ int vhdx_write(struct disk *d, uint64_t off, const void *buf, size_t len)
     return rc;
 }
 
+/* Zeros over [off, off+len) through `put` (file offsets or virtual ones), 64 KiB
+ * at a time. */
+static int write_zeros(struct disk *d, uint64_t off, uint64_t len,
+                       int (*put)(struct disk *d, uint64_t off, const void *buf, size_t len))
+{
+    static const uint8_t zeros[64 * 1024];
+    while (len) {
+        size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
+        int rc = put(d, off, zeros, n);
+        if (rc < 0)
+            return rc;
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
 static int write_zeros_file(struct disk *d, uint64_t foff, uint64_t len)
 {
     if (vhdx_crash_point)
@@ -397,30 +414,7 @@ static int write_zeros_file(struct disk *d, uint64_t foff, uint64_t len)
     vhdx_of(d)->data_dirty = true;
     if (fallocate(d->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)foff, (off_t)len) == 0)
         return 0;
-    static const uint8_t zeros[64 * 1024];
-    while (len) {
-        uint64_t n = len < sizeof(zeros) ? len : sizeof(zeros);
-        int rc = write_file(d, foff, zeros, n);
-        if (rc < 0)
-            return rc;
-        foff += n;
-        len -= n;
-    }
-    return 0;
-}
-
-static int write_zeros_virtual(struct disk *d, uint64_t off, uint64_t len)
-{
-    static const uint8_t zeros[64 * 1024];
-    while (len) {
-        uint64_t n = len < sizeof(zeros) ? len : sizeof(zeros);
-        int rc = vhdx_write_locked(d, off, zeros, n);
-        if (rc < 0)
-            return rc;
-        off += n;
-        len -= n;
-    }
-    return 0;
+    return write_zeros(d, foff, len, write_file);
 }
 
 /* After discard the range reads as zeros. */
@@ -453,7 +447,7 @@ static int discard_locked(struct disk *d, uint64_t off, uint64_t len)
                     vhdx_bat_set(v, idx, vhdx_bat_make(VHDX_PAYLOAD_ZERO, 0));
             } else if (st != VHDX_PAYLOAD_ZERO && st != VHDX_PAYLOAD_UNMAPPED &&
                        st != VHDX_PAYLOAD_UNMAPPED_V095 && st != VHDX_PAYLOAD_UNDEFINED) {
-                rc = write_zeros_virtual(d, off, seg);
+                rc = write_zeros(d, off, seg, vhdx_write_locked);
             }
         } else if (st == VHDX_PAYLOAD_FULLY_PRESENT) {
             if (v->meta.leave_allocated) {

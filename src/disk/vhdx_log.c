@@ -223,7 +223,7 @@ static int apply_to_file(void *ctx, uint64_t off, const uint8_t *page, uint64_t 
     for (uint64_t done = 0; done < len; done += LS) {
         if (vhdx_crash_point)
             vhdx_crash_point("replay", d->fd, off + done, LS);
-        int rc = vhdx_pwrite(d->fd, page ? page : zeros, LS, off + done);
+        int rc = raw_pwrite_full(d->fd, page ? page : zeros, LS, off + done);
         if (rc < 0)
             return vhdx_err(d, rc, "log replay: write at %llu: %s",
                             (unsigned long long)(off + done), strerror(-rc));
@@ -284,7 +284,7 @@ int vhdx_log_open(struct disk *d)
     uint8_t *log = malloc(h->log_length);
     if (!log)
         return vhdx_err(d, -ENOMEM, "out of memory for the log");
-    int rc = vhdx_pread(d->fd, log, h->log_length, h->log_offset);
+    int rc = raw_pread_zero_eof(d->fd, log, h->log_length, h->log_offset);
     struct vhdx_log_seq s;
     if (rc < 0) {
         rc = vhdx_err(d, rc, "cannot read the log: %s", strerror(-rc));

@@ -18,7 +18,7 @@ static int vhdx_probe(int fd, uint64_t file_size)
     char sig[8];
     if (file_size < VHDX_MiB)
         return 0;
-    if (vhdx_pread(fd, sig, sizeof(sig), 0) < 0)
+    if (raw_pread_zero_eof(fd, sig, sizeof(sig), 0) < 0)
         return 0;
     return memcmp(sig, "vhdxfile", 8) == 0;
 }
@@ -79,7 +79,7 @@ static int open_steps(struct disk *d)
     int rc;
     if (v->file_size < VHDX_MiB)
         return vhdx_err(d, -EINVAL, "file is too small to be a VHDX image");
-    if ((rc = vhdx_pread(d->fd, sig, sizeof(sig), 0)) < 0)
+    if ((rc = raw_pread_zero_eof(d->fd, sig, sizeof(sig), 0)) < 0)
         return vhdx_err(d, rc, "read: %s", strerror(-rc));
     if (memcmp(sig, "vhdxfile", 8) != 0)
         return vhdx_err(d, -EINVAL, "not a VHDX file (no \"vhdxfile\" signature)");

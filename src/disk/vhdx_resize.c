@@ -94,7 +94,7 @@ static int move_bat(struct disk *d, uint32_t new_len)
         return rc;
     v->alloc_end = at + new_len;
     uint64_t n = v->bat_bytes < v->reg.bat_length ? v->bat_bytes : v->reg.bat_length;
-    if ((rc = vhdx_pwrite(d->fd, v->bat, n, at)) < 0)
+    if ((rc = raw_pwrite_full(d->fd, v->bat, n, at)) < 0)
         return vhdx_err(d, rc, "writing the moved BAT: %s", strerror(-rc));
     v->reg.bat_offset = at;
     v->reg.bat_length = new_len;
@@ -156,9 +156,9 @@ static int resize_locked(struct disk *d, uint64_t new_size)
                 v->alloc_end = at + bs;
                 for (uint64_t o = 0; o < valid && rc == 0; o += VHDX_MiB) {
                     uint64_t n = valid - o < VHDX_MiB ? valid - o : VHDX_MiB;
-                    rc = vhdx_pread(d->fd, buf, n, vhdx_bat_offset(le) + o);
+                    rc = raw_pread_zero_eof(d->fd, buf, n, vhdx_bat_offset(le) + o);
                     if (rc == 0)
-                        rc = vhdx_pwrite(d->fd, buf, n, at + o);
+                        rc = raw_pwrite_full(d->fd, buf, n, at + o);
                 }
             }
             free(buf);
