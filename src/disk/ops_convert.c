@@ -1,19 +1,23 @@
 /* convert: any image to a new image of any format.
  *
- * Speed comes from never reading holes (extents, followed down a parent chain), from
- * big sequential reads, from not writing all-zero ranges (the new image stays sparse),
+ * Speed comes from never reading holes (extents, followed down a parent chain, and
+ * holes in the image file inside allocated blocks: disk_extent_resolved), from big
+ * sequential reads, from not writing all-zero ranges (the new image stays sparse),
  * from DISK_OPEN_UNSAFE on the new image (one sync at the end instead of one per block
  * allocation) and from a reader thread that reads and scans for zeroes while this
  * thread writes, in 2 MiB chunks (measured: 256 KiB chunks cost twice the system
- * time, and so do per-chunk SEEK_DATA lookups, hence one lookup per extent). Zero detection works on 64 KiB granules: a dynamic
- * destination allocates a block at its first non-zero granule, and the granules of
- * that block that are skipped stay zero (new blocks read as zero).
+ * time, and so do per-chunk SEEK_DATA lookups, hence one lookup per extent). Zero
+ * detection works on 64 KiB granules: a dynamic destination allocates a block at its
+ * first non-zero granule, and the granules of that block that are skipped stay zero
+ * (new blocks read as zero).
  *
- * Writing into the page cache is the most expensive part, so NWRITERS threads write
- * chunks in parallel: ranges the destination already has a place for (disk_map: raw,
- * allocated blocks) are pwrite()n straight to its file without a lock; anything that
- * allocates goes through disk_write() under dst_lock, which also keeps map() answers
- * still while they are used. */
+ * Writing into the page cache is the most expensive part. NWRITERS threads take
+ * chunks in turn: ranges the destination already has a place for (disk_map: raw,
+ * allocated blocks) are pwrite()n straight to its file without dst_lock; anything
+ * that allocates goes through disk_write() under dst_lock, which also keeps map()
+ * answers still while they are used. (On ext4 the buffered writes themselves are
+ * serialised by the file's inode lock, so the write path of one chunk is the floor
+ * of the whole run; hence the fallocate() before each write, see write_seg.) */
 #include "disk/ops.h"
 #include "disk/raw.h"
 
