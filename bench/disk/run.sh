@@ -56,24 +56,21 @@ done >src.raw
 # timing: on this ext4 (mounted with `discard`) unlinking a 512 MiB file takes ~0.6 s
 # plus discards at the next journal commit, which would otherwise be timed as part of
 # whichever convert ran next; the sync commits them first.
-timed() { # OUT CMD: seconds
-    local s e
+timed() { # OUT CMD: "wall cpu" seconds (cpu: user + system of the command)
+    local t TIMEFORMAT='%R %U %S'
     rm -f "$1"
     sync; sleep 1   # let the previous run's writeback finish first
-    s=$(date +%s.%N)
-    "$2" >/dev/null
-    e=$(date +%s.%N)
-    echo "$e - $s" | bc -l
+    t=$({ time "$2" >/dev/null; } 2>&1)
+    echo "$t" | awk '{ print $1, $2 + $3 }'
 }
-best() {
-    local a="" b="" t
+min() { if [[ -z $1 ]] || (($(echo "$2 < $1" | bc -l))); then echo "$2"; else echo "$1"; fi; }
+best() { # prints "wallA wallB cpuA cpuB", each the least of RUNS runs
+    local a="" b="" ca="" cb="" w c
     for ((r = 0; r < RUNS; r++)); do
-        t=$(timed "$1" "$2")
-        if [[ -z $a ]] || (($(echo "$t < $a" | bc -l))); then a=$t; fi
-        t=$(timed "$3" "$4")
-        if [[ -z $b ]] || (($(echo "$t < $b" | bc -l))); then b=$t; fi
+        read -r w c < <(timed "$1" "$2"); a=$(min "$a" "$w"); ca=$(min "$ca" "$c")
+        read -r w c < <(timed "$3" "$4"); b=$(min "$b" "$w"); cb=$(min "$cb" "$c")
     done
-    echo "$a $b"
+    echo "$a $b $ca $cb"
 }
 ratio() { printf 'ratio %s %.2f\n' "$1" "$(echo "$2 / $3" | bc -l)"; }
 show() { printf '  %-28s viridian %8.3fs   qemu-img %8.3fs\n' "$1" "$2" "$3"; }
@@ -83,10 +80,13 @@ qemu_to() { qemu-img convert -f raw -O "$QFMT" -o subformat=dynamic src.raw qemu
 ours_back() { "$V" disk convert ours.$FMT back-ours.raw; }
 qemu_back() { qemu-img convert -f "$QFMT" -O raw ours.$FMT back-qemu.raw; }
 
-read -r a b < <(best ours.$FMT ours_to qemu.$FMT qemu_to)
-show "convert raw->$FMT" "$a" "$b"; ratio "convert_raw_to_$FMT" "$b" "$a"
-read -r a b < <(best back-ours.raw ours_back back-qemu.raw qemu_back)
-show "convert $FMT->raw" "$a" "$b"; ratio "convert_${FMT}_to_raw" "$b" "$a"
+# (the CPU time, user + system, is printed too: unlike wall time it hardly depends on
+# what else runs on the machine)
+cpu_note() { printf '  %-28s viridian %8.3fs   qemu-img %8.3fs   (CPU, least)\n' "" "$1" "$2"; }
+read -r a b ca cb < <(best ours.$FMT ours_to qemu.$FMT qemu_to)
+show "convert raw->$FMT" "$a" "$b"; cpu_note "$ca" "$cb"; ratio "convert_raw_to_$FMT" "$b" "$a"
+read -r a b ca cb < <(best back-ours.raw ours_back back-qemu.raw qemu_back)
+show "convert $FMT->raw" "$a" "$b"; cpu_note "$ca" "$cb"; ratio "convert_${FMT}_to_raw" "$b" "$a"
 cmp src.raw back-ours.raw || { echo "bench: our round trip differs!" >&2; exit 1; }
 
 COUNT_R=${COUNT_R:-50000}
