@@ -2,10 +2,12 @@
 #include "vsp/netvsp.h"
 
 #include <errno.h>
+#include <linux/if_tun.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "vsp/netvsp_offload.h"
 #include "vsp/nvsp.h"
 #include "vsp/rndis.h"
 
@@ -38,6 +40,7 @@ static int nv_open(struct vmbus_channel *ch, const uint8_t *userdata)
     uint8_t mac[6];
     memcpy(mac, n->rndis.mac, 6);
     rndis_dev_init(&n->rndis, mac);
+    n->rndis.offload_capable = n->txv != NULL;
     return 0;
 }
 
@@ -195,10 +198,17 @@ int netvsp_tap_tx(void *tap, const void *frame, uint32_t len)
     return n < 0 ? (int)n : 0;
 }
 
-/* A frame from the guest, under the port's policy, to the backend. */
-static void guest_frame(struct netvsp *n, const uint8_t *frame, uint32_t len)
+int netvsp_tap_txv(void *tap, const struct virtio_net_hdr *vh, const struct iovec *iov, int iovcnt)
 {
-    uint8_t tagged[NETVSP_MAX_RNDIS + 4];
+    ssize_t n = tap_write_frame_v(tap, vh, iov, iovcnt);
+    return n < 0 ? (int)n : 0;
+}
+
+/* A frame from the guest (in n->scratch, so ours to fix up), under the port's policy,
+ * with its offload work, to the backend. */
+static void guest_frame(struct netvsp *n, uint8_t *frame, uint32_t len,
+                        const struct rndis_pkt_info *info)
+{
     if (len < 14 || len > NETVSP_MAX_RNDIS) {
         n->stats.tx_dropped++;
         return;
@@ -207,23 +217,58 @@ static void guest_frame(struct netvsp *n, const uint8_t *frame, uint32_t len)
         n->stats.tx_spoofed++;
         return;
     }
-    if (n->port.vlan_id) {
-        /* the guest does not choose its VLAN: a frame it tagged itself is dropped */
-        if (frame[12] == 0x81 && frame[13] == 0x00) {
+    /* the guest does not choose its VLAN: a frame it tagged itself is dropped */
+    if (n->port.vlan_id && frame[12] == 0x81 && frame[13] == 0x00) {
+        n->stats.tx_dropped++;
+        return;
+    }
+    struct virtio_net_hdr vh;
+    if (netvsp_tx_offload(frame, &len, info, &vh)) {
+        n->stats.tx_dropped++;
+        return;
+    }
+    bool work = vh.flags || vh.gso_type;
+    uint8_t tag[4] = { 0x81, 0x00, (uint8_t)(n->port.vlan_id >> 8), (uint8_t)n->port.vlan_id };
+    int ret;
+    if (n->txv) {
+        struct iovec iov[3] = { { frame, 12 }, { tag, 4 }, { frame + 12, len - 12 } };
+        int cnt = 3;
+        if (n->port.vlan_id) {
+            /* the tag moves the headers: offsets count from the frame's start */
+            if (vh.csum_start)
+                vh.csum_start = (uint16_t)(vh.csum_start + 4);
+            if (vh.hdr_len)
+                vh.hdr_len = (uint16_t)(vh.hdr_len + 4);
+        } else {
+            iov[0].iov_len = len;
+            cnt = 1;
+        }
+        ret = n->txv(n->tx_ctx, &vh, iov, cnt);
+    } else if (work) {
+        ret = -EOPNOTSUPP; /* never offered: a guest that asks anyway loses the frame */
+    } else if (n->port.vlan_id) {
+        uint8_t *tagged = malloc(len + 4);
+        if (!tagged) {
             n->stats.tx_dropped++;
             return;
         }
         memcpy(tagged, frame, 12);
-        tagged[12] = 0x81, tagged[13] = 0x00;
-        tagged[14] = (uint8_t)(n->port.vlan_id >> 8), tagged[15] = (uint8_t)n->port.vlan_id;
+        memcpy(tagged + 12, tag, 4);
         memcpy(tagged + 16, frame + 12, len - 12);
-        frame = tagged;
-        len += 4;
+        ret = n->tx ? n->tx(n->tx_ctx, tagged, len + 4) : -ENODEV;
+        free(tagged);
+    } else {
+        ret = n->tx ? n->tx(n->tx_ctx, frame, len) : -ENODEV;
     }
-    if (n->tx && n->tx(n->tx_ctx, frame, len) == 0)
-        n->stats.tx_frames++;
-    else
+    if (ret) {
         n->stats.tx_dropped++;
+        return;
+    }
+    n->stats.tx_frames++;
+    if (work)
+        n->stats.tx_offloaded++;
+    if (vh.gso_type)
+        n->stats.tx_lso++;
 }
 
 /* Every RNDIS message in the gathered bytes: 0, or -EINVAL at the first bad one. */
@@ -237,7 +282,9 @@ static int handle_rndis(struct netvsp *n, size_t len)
         if (rndis_parse(n->scratch + pos, len - pos, &r))
             return -EINVAL;
         if (r.type == RNDIS_MSG_PACKET) {
-            guest_frame(n, r.packet.frame, r.packet.frame_len);
+            /* r.packet.frame points into n->scratch */
+            guest_frame(n, n->scratch + (r.packet.frame - n->scratch), r.packet.frame_len,
+                        &r.packet.info);
         } else {
             uint8_t resp[320];
             size_t rl = rndis_dev_control(&n->rndis, &r, resp, sizeof(resp));
@@ -323,10 +370,19 @@ void netvsp_init(struct netvsp *n, const char *name, const struct vmbus_guid *in
     n->desc.on_packet = nv_packet;
     n->tx = tx;
     n->tx_ctx = tx_ctx;
+    if (tx == netvsp_tap_tx)
+        n->txv = netvsp_tap_txv;
     if (port)
         n->port = *port;
     n->scratch = malloc(NETVSP_MAX_RNDIS);
     rndis_dev_init(&n->rndis, mac);
+    n->rndis.offload_capable = n->txv != NULL;
+}
+
+void netvsp_set_txv(struct netvsp *n, netvsp_txv_fn txv)
+{
+    n->txv = txv;
+    n->rndis.offload_capable = txv != NULL;
 }
 
 void netvsp_free(struct netvsp *n)
@@ -336,7 +392,8 @@ void netvsp_free(struct netvsp *n)
     n->scratch = NULL;
 }
 
-int netvsp_deliver_frame(struct netvsp *n, const void *frame, uint32_t len)
+/* Host -> guest with a receive checksum PPI value (0: none). */
+static int deliver(struct netvsp *n, const void *frame, uint32_t len, uint32_t csum_ppi)
 {
     uint8_t msg[NETVSP_RECV_SUB_ALLOC], untagged[NETVSP_RECV_SUB_ALLOC];
     const uint8_t *f = frame;
@@ -354,7 +411,8 @@ int netvsp_deliver_frame(struct netvsp *n, const void *frame, uint32_t len)
         frame = untagged;
         len -= 4;
     }
-    if (rndis_packet_size(len, NULL) > sizeof(msg))
+    struct rndis_pkt_info info = { .has_csum = csum_ppi && n->rndis.rx_csum, .csum = csum_ppi };
+    if (rndis_packet_size(len, &info) > sizeof(msg))
         return -EMSGSIZE;
     int ret;
     struct vmbus_channel *ch = n->ch; /* channels live as long as the host */
@@ -366,15 +424,23 @@ int netvsp_deliver_frame(struct netvsp *n, const void *frame, uint32_t len)
     } else if (!rndis_dev_accepts(&n->rndis, frame)) {
         ret = -EPERM;
     } else {
-        size_t ml = rndis_build_packet(msg, sizeof(msg), frame, len, NULL);
+        size_t ml = rndis_build_packet(msg, sizeof(msg), frame, len, &info);
         ret = to_guest(n, msg, ml, NVSP_CHANNEL_TYPE_DATA);
-        if (ret)
+        if (ret) {
             n->stats.rx_dropped++;
-        else
+        } else {
             n->stats.rx_frames++;
+            if (info.has_csum)
+                n->stats.rx_csum_ok++;
+        }
     }
     vmbus_channel_unlock(ch);
     return ret;
+}
+
+int netvsp_deliver_frame(struct netvsp *n, const void *frame, uint32_t len)
+{
+    return deliver(n, frame, len, 0);
 }
 
 int netvsp_set_link(struct netvsp *n, bool up)
@@ -394,14 +460,27 @@ int netvsp_pump_tap(struct netvsp *n, struct tap *t, unsigned max)
 {
     uint8_t frame[NETVSP_RECV_SUB_ALLOC];
     unsigned got = 0;
+    if (n->offload_tap != t) {
+        /* partial checksums are finished in netvsp_rx_offload; no GSO (the guest's
+         * receive buffer takes frames of one sub-allocation) */
+        if (tap_set_offload(t, TUN_F_CSUM))
+            vlog_debug("netvsp: TUN_F_CSUM refused on %s", t->name);
+        n->offload_tap = t;
+    }
     while (got < max) {
-        ssize_t len = tap_read_frame(t, frame, sizeof(frame), NULL);
+        struct virtio_net_hdr vh;
+        ssize_t len = tap_read_frame(t, frame, sizeof(frame), &vh);
         if (len == -EAGAIN)
             break;
         if (len < 0)
             return (int)len;
         got++;
-        netvsp_deliver_frame(n, frame, (uint32_t)len);
+        int64_t ppi = netvsp_rx_offload(frame, (uint32_t)len, &vh);
+        if (ppi < 0) {
+            n->stats.rx_dropped++;
+            continue;
+        }
+        deliver(n, frame, (uint32_t)len, (uint32_t)ppi);
     }
     return (int)got;
 }

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "core/endian.h"
+
 void rndis_dev_init(struct rndis_dev *d, const uint8_t mac[6])
 {
     memset(d, 0, sizeof(*d));
@@ -10,6 +12,46 @@ void rndis_dev_init(struct rndis_dev *d, const uint8_t mac[6])
     d->mtu = 1500;
     d->link_speed = 100000000;
     d->link_up = true;
+}
+
+/* struct ndis_offload revision 3: all zero (no offloads) unless the host can finish
+ * checksums and segment, then TCP/UDP checksums and LSOv2 for IPv4 and IPv6 on 802.3
+ * frames (Linux wants TCP + TCP options for checksums, 802.3 encapsulation for LSO, and
+ * IPv6 extension headers + TCP options for LSO over IPv6). */
+static void offload_caps(const struct rndis_dev *d, uint8_t out[NDIS_OFFLOAD_SIZE_REV3])
+{
+    memset(out, 0, NDIS_OFFLOAD_SIZE_REV3);
+    out[0] = NDIS_OBJECT_TYPE_OFFLOAD;
+    out[1] = NDIS_OFFLOAD_REVISION_3;
+    put_le16(out + 2, NDIS_OFFLOAD_SIZE_REV3);
+    if (!d->offload_capable)
+        return;
+    uint32_t csum = NDIS_CSUM_CAP_IP4OPT | NDIS_CSUM_CAP_TCPOPT | NDIS_CSUM_CAP_TCP | NDIS_CSUM_CAP_UDP;
+    put_le32(out + NDIS_OFFLOAD_CSUM_IP4_TXENC, NDIS_OFFLOAD_ENCAP_8023);
+    put_le32(out + NDIS_OFFLOAD_CSUM_IP4_TXCSUM, csum);
+    put_le32(out + NDIS_OFFLOAD_CSUM_IP4_RXENC, NDIS_OFFLOAD_ENCAP_8023);
+    put_le32(out + NDIS_OFFLOAD_CSUM_IP4_RXCSUM, csum | NDIS_CSUM_CAP_IP4);
+    put_le32(out + NDIS_OFFLOAD_CSUM_IP6_TXENC, NDIS_OFFLOAD_ENCAP_8023);
+    put_le32(out + NDIS_OFFLOAD_CSUM_IP6_TXCSUM, csum);
+    put_le32(out + NDIS_OFFLOAD_CSUM_IP6_RXENC, NDIS_OFFLOAD_ENCAP_8023);
+    put_le32(out + NDIS_OFFLOAD_CSUM_IP6_RXCSUM, csum);
+    put_le32(out + NDIS_OFFLOAD_LSOV2_IP4_ENCAP, NDIS_OFFLOAD_ENCAP_8023);
+    put_le32(out + NDIS_OFFLOAD_LSOV2_IP4_MAXSZ, RNDIS_DEV_LSO_MAX);
+    put_le32(out + NDIS_OFFLOAD_LSOV2_IP4_MINSG, 2);
+    put_le32(out + NDIS_OFFLOAD_LSOV2_IP6_ENCAP, NDIS_OFFLOAD_ENCAP_8023);
+    put_le32(out + NDIS_OFFLOAD_LSOV2_IP6_MAXSZ, RNDIS_DEV_LSO_MAX);
+    put_le32(out + NDIS_OFFLOAD_LSOV2_IP6_MINSG, 2);
+    put_le32(out + NDIS_OFFLOAD_LSOV2_IP6_OPTS, NDIS_LSOV2_CAP_IP6EXT | NDIS_LSOV2_CAP_TCP6OPT);
+}
+
+/* The guest's OID_TCP_OFFLOAD_PARAMETERS: what it wants of receive checksums (0 in a
+ * field means "no change"). */
+static void offload_params(struct rndis_dev *d, const uint8_t *p)
+{
+    uint8_t tcp4 = p[NDIS_OFFLOAD_PARAMS_TCP4];
+    if (tcp4)
+        d->rx_csum = d->offload_capable && (tcp4 == NDIS_OFFLOAD_PARAM_TX_RX_ENABLED ||
+                                            tcp4 == NDIS_OFFLOAD_PARAM_RX_ENABLED_TX_DISABLED);
 }
 
 static size_t query(struct rndis_dev *d, const struct rndis_msg *m, uint8_t *out, size_t cap)
@@ -30,12 +72,7 @@ static size_t query(struct rndis_dev *d, const struct rndis_msg *m, uint8_t *out
         len = 6;
         break;
     case RNDIS_OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES:
-        /* struct ndis_offload revision 3, every capability zero: no offloads */
-        memset(offload, 0, sizeof(offload));
-        offload[0] = NDIS_OBJECT_TYPE_OFFLOAD;
-        offload[1] = NDIS_OFFLOAD_REVISION_3;
-        offload[2] = NDIS_OFFLOAD_SIZE_REV3 & 0xFF;
-        offload[3] = NDIS_OFFLOAD_SIZE_REV3 >> 8;
+        offload_caps(d, offload);
         info = offload;
         len = sizeof(offload);
         break;
@@ -57,10 +94,11 @@ static uint32_t set(struct rndis_dev *d, const struct rndis_msg *m)
         return RNDIS_STATUS_SUCCESS;
     case RNDIS_OID_TCP_OFFLOAD_PARAMETERS:
         /* ndis_offload_params: header type 0x80; 22 bytes (rev 2) or 28 (rev 3). The
-         * guest's probe fails unless this succeeds; with no offloads advertised it
-         * asks for none, so there is nothing to switch on. */
+         * guest's probe fails unless this succeeds. Transmit offloads need no
+         * switching: the guest marks each packet that uses one. */
         if (m->oid.info_len < NDIS_OFFLOAD_PARAMS_SIZE_REV2 || m->oid.info[0] != NDIS_OBJECT_TYPE_DEFAULT)
             return RNDIS_STATUS_INVALID_DATA;
+        offload_params(d, m->oid.info);
         d->offload_params_set = true;
         return RNDIS_STATUS_SUCCESS;
     default:
