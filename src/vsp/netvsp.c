@@ -37,9 +37,10 @@ static int nv_open(struct vmbus_channel *ch, const uint8_t *userdata)
     reset_buffers(n);
     n->ch = ch;
     n->version = 0;
-    uint8_t mac[6];
-    memcpy(mac, n->rndis.mac, 6);
-    rndis_dev_init(&n->rndis, mac);
+    /* a new driver instance starts from the port's MAC; the host's link state stays */
+    bool link_up = n->rndis.link_up;
+    rndis_dev_init(&n->rndis, n->mac);
+    n->rndis.link_up = link_up;
     n->rndis.offload_capable = n->txv != NULL;
     return 0;
 }
@@ -213,7 +214,7 @@ static void guest_frame(struct netvsp *n, uint8_t *frame, uint32_t len,
         n->stats.tx_dropped++;
         return;
     }
-    if (!n->port.allow_mac_spoofing && memcmp(frame + 6, n->rndis.mac, 6)) {
+    if (!n->port.allow_mac_spoofing && memcmp(frame + 6, n->mac, 6)) {
         n->stats.tx_spoofed++;
         return;
     }
@@ -375,6 +376,7 @@ void netvsp_init(struct netvsp *n, const char *name, const struct vmbus_guid *in
     if (port)
         n->port = *port;
     n->scratch = malloc(NETVSP_MAX_RNDIS);
+    memcpy(n->mac, mac, 6);
     rndis_dev_init(&n->rndis, mac);
     n->rndis.offload_capable = n->txv != NULL;
 }

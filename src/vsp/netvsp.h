@@ -56,7 +56,8 @@ struct netvsp_stats {
 
 struct netvsp {
     struct vmbus_device_desc desc; /* ctx = this; register &desc with the VMBus host */
-    struct rndis_dev rndis;
+    struct rndis_dev rndis;        /* rndis.mac: the guest's current MAC (it may change it) */
+    uint8_t mac[6];                /* the MAC the port was given: spoofing checks use it */
     netvsp_tx_fn tx;               /* NULL: frames from the guest are counted and dropped */
     netvsp_txv_fn txv;             /* if set, used instead of tx, and offloads are offered */
     void *tx_ctx;

@@ -84,6 +84,49 @@ static size_t query(struct rndis_dev *d, const struct rndis_msg *m, uint8_t *out
     return rndis_build_query_complete(out, cap, m->req_id, RNDIS_STATUS_SUCCESS, info, len);
 }
 
+/* One little-endian u32 of an info buffer. */
+static uint32_t info_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* OID_GEN_RNDIS_CONFIG_PARAMETER: Linux's netvsc sets "NetworkAddress" to change the
+ * MAC (ip link set ... address): struct rndis_config_parameter_info (name offset,
+ * name length, type, value offset, value length; offsets from the info's start), the
+ * name and the value (12 hex digits) in UTF-16LE. The port's own MAC, which spoofing
+ * protection checks, is not the device's to change (netvsp keeps it). */
+static uint32_t set_config_parameter(struct rndis_dev *d, const uint8_t *info, uint32_t len)
+{
+    static const char name[] = "NetworkAddress";
+    if (len < 20)
+        return RNDIS_STATUS_INVALID_LENGTH;
+    uint32_t noff = info_u32(info), nlen = info_u32(info + 4), type = info_u32(info + 8);
+    uint32_t voff = info_u32(info + 12), vlen = info_u32(info + 16);
+    if (noff > len || nlen > len - noff || voff > len || vlen > len - voff)
+        return RNDIS_STATUS_INVALID_DATA;
+    if (nlen != 2 * (sizeof(name) - 1))
+        return RNDIS_STATUS_NOT_SUPPORTED;
+    for (uint32_t i = 0; i < sizeof(name) - 1; i++) {
+        uint8_t lo = info[noff + 2 * i], hi = info[noff + 2 * i + 1];
+        if (hi || (lo | 0x20) != (name[i] | 0x20))
+            return RNDIS_STATUS_NOT_SUPPORTED;
+    }
+    if (type != 2 /* string */ || vlen != 24)
+        return RNDIS_STATUS_INVALID_DATA;
+    uint8_t mac[6] = { 0 };
+    for (uint32_t i = 0; i < 12; i++) {
+        uint8_t c = info[voff + 2 * i], hi = info[voff + 2 * i + 1];
+        int v = c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
+        if (hi || v < 0)
+            return RNDIS_STATUS_INVALID_DATA;
+        mac[i / 2] = (uint8_t)(mac[i / 2] << 4 | v);
+    }
+    if (mac[0] & 1)
+        return RNDIS_STATUS_INVALID_DATA; /* not a station address */
+    memcpy(d->mac, mac, 6);
+    return RNDIS_STATUS_SUCCESS;
+}
+
 static uint32_t set(struct rndis_dev *d, const struct rndis_msg *m)
 {
     switch (m->oid.oid) {
@@ -101,9 +144,10 @@ static uint32_t set(struct rndis_dev *d, const struct rndis_msg *m)
         offload_params(d, m->oid.info);
         d->offload_params_set = true;
         return RNDIS_STATUS_SUCCESS;
+    case RNDIS_OID_GEN_RNDIS_CONFIG_PARAMETER:
+        return set_config_parameter(d, m->oid.info, m->oid.info_len);
     default:
-        /* RSS parameters, "NetworkAddress" config parameter (a MAC change from the
-         * guest is refused), multicast lists... */
+        /* RSS parameters, multicast lists... */
         return RNDIS_STATUS_NOT_SUPPORTED;
     }
 }
