@@ -23,6 +23,8 @@
 #define NETVSP_RECV_SUB_ALLOC 1728   /* receive sub-allocation (Linux's own section size) */
 #define NETVSP_SEND_SECTION 6144     /* send-buffer section size (as openvmm) */
 #define NETVSP_MAX_RNDIS 65536       /* largest RNDIS message batch accepted from the guest */
+#define NETVSP_RX_FRAME_MAX 65600    /* largest frame from the TAP (a 64 KiB IP packet, tagged) */
+#define NETVSP_RSC_MAX_FRAGS 48      /* receive sub-allocations one coalesced frame may use */
 
 /* Where frames from the guest go: 0 or a negative errno (counted as dropped). */
 typedef int (*netvsp_tx_fn)(void *ctx, const void *frame, uint32_t len);
@@ -52,6 +54,7 @@ struct netvsp_stats {
     uint64_t tx_offloaded;          /* guest frames passed on with checksum/LSO work */
     uint64_t tx_lso;                /* ... of which large sends */
     uint64_t rx_csum_ok;            /* frames delivered with a receive checksum PPI */
+    uint64_t rx_rsc;                /* ... as a coalesced (RSC) fragment chain */
 };
 
 struct netvsp {
@@ -61,14 +64,19 @@ struct netvsp {
     netvsp_tx_fn tx;               /* NULL: frames from the guest are counted and dropped */
     netvsp_txv_fn txv;             /* if set, used instead of tx, and offloads are offered */
     void *tx_ctx;
-    struct tap *offload_tap;       /* the TAP netvsp_pump_tap enabled TUN_F_CSUM on */
+    struct tap *offload_tap;       /* the TAP netvsp_pump_tap set offloads on, and which */
+    unsigned tap_offloads;
+    uint8_t *rxbuf;                /* NETVSP_RX_FRAME_MAX bytes: a frame read from the TAP */
+    uint16_t rsc_id;               /* packet id of the next RSC chain */
     struct netvsp_port port;
     struct vmbus_channel *ch;      /* the open primary channel, or NULL */
     uint32_t version;              /* negotiated NVSP version, 0 before INIT */
     uint32_t ndis_major, ndis_minor, mtu;
     uint32_t recv_gpadl, recv_subs; /* receive buffer: GPADL id, sub-allocations */
     uint16_t recv_id;
-    uint8_t *recv_busy;            /* per sub-allocation: 1 while the guest owns it */
+    uint8_t *recv_busy;            /* per sub-allocation: 1 while the guest owns it as the
+                                      first of a transfer-page packet, 2 as a later one */
+    uint32_t *recv_link;           /* per sub-allocation: next one of its packet + 1, or 0 */
     uint32_t recv_next;            /* where the search for a free one starts */
     uint32_t send_gpadl, send_sections;
     uint8_t *scratch;              /* NETVSP_MAX_RNDIS bytes: gathered guest messages */
@@ -95,9 +103,17 @@ int netvsp_deliver_frame(struct netvsp *n, const void *frame, uint32_t len);
 /* Host -> guest from a TAP: reads up to MAX frames from T (non-blocking) and delivers
  * each (frames the guest cannot take now are dropped and counted, like a full NIC
  * queue). Returns the number read, or a negative errno other than -EAGAIN. Call it when
- * T's fd is readable. On its first call for T it lets the kernel leave checksums to us
- * (TUN_F_CSUM): they are finished here and reported to the guest as verified. */
+ * T's fd is readable. It lets the kernel leave checksums to us (TUN_F_CSUM): they are
+ * finished here and reported to the guest as verified; and, while the guest takes
+ * coalesced packets (RSC, NVSP 6.1), TCP segments of up to 64 KiB (TUN_F_TSO4/6), which
+ * reach the guest as one RSC fragment chain in one VMBus packet. */
 int netvsp_pump_tap(struct netvsp *n, struct tap *t, unsigned max);
+/* Host -> guest: one frame as a TAP gives it, with its virtio_net_hdr VH (a partial
+ * checksum to finish, or a TCP segment of up to 64 KiB, delivered coalesced when the
+ * guest takes RSC). FRAME is modified. Returns as netvsp_deliver_frame; -EINVAL for a
+ * header it cannot honour. */
+int netvsp_deliver_offloaded(struct netvsp *n, void *frame, uint32_t len,
+                             const struct virtio_net_hdr *vh);
 /* Link state as the guest sees it (INDICATE_STATUS when it is listening). */
 int netvsp_set_link(struct netvsp *n, bool up);
 

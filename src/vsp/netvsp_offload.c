@@ -70,10 +70,13 @@ int netvsp_tx_offload(uint8_t *f, uint32_t *len, const struct rndis_pkt_info *in
     return 0;
 }
 
-int64_t netvsp_rx_offload(uint8_t *f, uint32_t len, const struct virtio_net_hdr *vh)
+int64_t netvsp_rx_offload(uint8_t *f, uint32_t len, const struct virtio_net_hdr *vh, bool gso_ok)
 {
-    if (vh->gso_type != VIRTIO_NET_HDR_GSO_NONE)
-        return -EINVAL; /* never enabled on the TAP */
+    uint8_t gso = vh->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+    if (gso != VIRTIO_NET_HDR_GSO_NONE &&
+        (!gso_ok || (gso != VIRTIO_NET_HDR_GSO_TCPV4 && gso != VIRTIO_NET_HDR_GSO_TCPV6) ||
+         !(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)))
+        return -EINVAL;
     bool done = false;
     if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
         if (pkt_finish_csum(f, len, vh->csum_start, vh->csum_offset))

@@ -12,6 +12,7 @@
 #define VIRIDIAN_VSP_NETVSP_OFFLOAD_H
 
 #include <linux/virtio_net.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vsp/rndis.h"
@@ -24,7 +25,9 @@ int netvsp_tx_offload(uint8_t *f, uint32_t *len, const struct rndis_pkt_info *in
                       struct virtio_net_hdr *vh);
 /* Frame F (LEN bytes, writable) read from the TAP with header VH: finishes a partial
  * checksum and returns the receive checksum PPI value for the guest (RNDIS_CSUM_RX_*,
- * 0 = nothing verified), or -EINVAL for a header we cannot honour (GSO, bad offsets). */
-int64_t netvsp_rx_offload(uint8_t *f, uint32_t len, const struct virtio_net_hdr *vh);
+ * 0 = nothing verified), or -EINVAL for a header we cannot honour (bad offsets; a TCP
+ * GSO frame unless GSO_OK, other GSO always). A GSO frame is one large TCP segment
+ * (its checksum finished over all of it), to be delivered coalesced (RSC). */
+int64_t netvsp_rx_offload(uint8_t *f, uint32_t len, const struct virtio_net_hdr *vh, bool gso_ok);
 
 #endif

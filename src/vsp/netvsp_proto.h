@@ -199,7 +199,8 @@ enum rndis_msg_type {
 /* per-packet info types */
 enum rndis_ppi_type {
     RNDIS_PPI_CHECKSUM = 0,   /* TCPIP_CHKSUM_PKTINFO */
-    RNDIS_PPI_IPSEC = 1,      /* also RNDIS_PKTINFO_ID with the internal bit */
+    RNDIS_PPI_IPSEC = 1,
+    RNDIS_PPI_PKTINFO_ID = 1, /* with RNDIS_PPI_INTERNAL: RSC fragment id */
     RNDIS_PPI_LSO = 2,        /* TCP_LARGESEND_PKTINFO */
     RNDIS_PPI_VLAN = 6,       /* IEEE_8021Q_INFO */
     RNDIS_PPI_HASH_VALUE = 8, /* NBL_HASH_VALUE */
@@ -326,6 +327,7 @@ _Static_assert(sizeof(struct rndis_indicate_status) == 12, "rndis_indicate_statu
 #define RNDIS_CSUM_RX_IP_VALUE_INVALID (1u << 8)
 /* internal RNDIS_PKTINFO_ID PPI (type 1 | RNDIS_PPI_INTERNAL) for RSC fragments:
  * {u8 version (1), u8 flag, u16 pkt_id}; flag bits */
+#define RNDIS_PKTINFO_ID_V1 1u
 #define RNDIS_PKTINFO_SUBALLOC 0x1u
 #define RNDIS_PKTINFO_1ST_FRAG 0x2u
 #define RNDIS_PKTINFO_LAST_FRAG 0x4u

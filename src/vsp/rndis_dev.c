@@ -42,16 +42,30 @@ static void offload_caps(const struct rndis_dev *d, uint8_t out[NDIS_OFFLOAD_SIZ
     put_le32(out + NDIS_OFFLOAD_LSOV2_IP6_MAXSZ, RNDIS_DEV_LSO_MAX);
     put_le32(out + NDIS_OFFLOAD_LSOV2_IP6_MINSG, 2);
     put_le32(out + NDIS_OFFLOAD_LSOV2_IP6_OPTS, NDIS_LSOV2_CAP_IP6EXT | NDIS_LSOV2_CAP_TCP6OPT);
+    out[NDIS_OFFLOAD_RSC_IP4] = 1;
+    out[NDIS_OFFLOAD_RSC_IP6] = 1;
 }
 
-/* The guest's OID_TCP_OFFLOAD_PARAMETERS: what it wants of receive checksums (0 in a
- * field means "no change"). */
-static void offload_params(struct rndis_dev *d, const uint8_t *p)
+/* The guest's OID_TCP_OFFLOAD_PARAMETERS (LEN bytes): what it wants of receive
+ * checksums and RSC (0 in a field means "no change").
+ * RSC: Linux 6.1 computes its parameters at probe before its LRO feature is on, so its
+ * first set always says "RSC disabled" although the device then runs with LRO on and
+ * it announced RSC in its NVSP NDIS config (v6.1). So the first set after RNDIS INIT
+ * leaves RSC as that announcement says unless it enables it; every later set (ethtool
+ * -K lro on/off, XDP) is followed as it is. */
+static void offload_params(struct rndis_dev *d, const uint8_t *p, uint32_t len)
 {
     uint8_t tcp4 = p[NDIS_OFFLOAD_PARAMS_TCP4];
     if (tcp4)
         d->rx_csum = d->offload_capable && (tcp4 == NDIS_OFFLOAD_PARAM_TX_RX_ENABLED ||
                                             tcp4 == NDIS_OFFLOAD_PARAM_RX_ENABLED_TX_DISABLED);
+    uint8_t rsc = len > NDIS_OFFLOAD_PARAMS_RSC4 ? p[NDIS_OFFLOAD_PARAMS_RSC4] : 0;
+    bool on = rsc == NDIS_OFFLOAD_PARAM_RSC_ENABLED;
+    if (d->offload_sets++ == 0)
+        d->rsc = on || d->guest_rsc_cap;
+    else if (rsc)
+        d->rsc = on;
+    d->rsc = d->rsc && d->offload_capable;
 }
 
 static size_t query(struct rndis_dev *d, const struct rndis_msg *m, uint8_t *out, size_t cap)
@@ -141,7 +155,7 @@ static uint32_t set(struct rndis_dev *d, const struct rndis_msg *m)
          * switching: the guest marks each packet that uses one. */
         if (m->oid.info_len < NDIS_OFFLOAD_PARAMS_SIZE_REV2 || m->oid.info[0] != NDIS_OBJECT_TYPE_DEFAULT)
             return RNDIS_STATUS_INVALID_DATA;
-        offload_params(d, m->oid.info);
+        offload_params(d, m->oid.info, m->oid.info_len);
         d->offload_params_set = true;
         return RNDIS_STATUS_SUCCESS;
     case RNDIS_OID_GEN_RNDIS_CONFIG_PARAMETER:
@@ -157,6 +171,8 @@ size_t rndis_dev_control(struct rndis_dev *d, const struct rndis_msg *m, uint8_t
     switch (m->type) {
     case RNDIS_MSG_INIT:
         d->initialized = true;
+        d->offload_sets = 0;
+        d->rsc = false;
         /* up to 8 packets per send section, each aligned to 8 bytes (as openvmm) */
         return rndis_build_init_complete(out, cap, m->req_id,
                                          m->init.major == 1 ? RNDIS_STATUS_SUCCESS

@@ -25,6 +25,9 @@ struct rndis_dev {
      * its backend takes a virtio_net_hdr); what the guest switched on */
     bool offload_capable;
     bool rx_csum;               /* the guest takes receive checksum results */
+    bool guest_rsc_cap;         /* NVSP NDIS config: the guest takes coalesced packets */
+    bool rsc;                   /* deliver large TCP segments as RSC fragment chains */
+    unsigned offload_sets;      /* OID_TCP_OFFLOAD_PARAMETERS sets since RNDIS INIT */
 };
 
 /* Largest large-send frame offered (LSOv2 max size); netvsp's buffers take it. */

@@ -161,21 +161,21 @@ TEST(offload_rx_from_tap)
     pkt_set_pseudo_csum(f, &l);
     struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 34,
                                  .csum_offset = 16 };
-    CHECK_EQ(netvsp_rx_offload(f, 1514, &vh),
+    CHECK_EQ(netvsp_rx_offload(f, 1514, &vh, false),
              RNDIS_CSUM_RX_TCP_SUCCEEDED | RNDIS_CSUM_RX_IP_SUCCEEDED);
     CHECK(!memcmp(f, ref, 1514));
     /* checked by the host already */
     struct virtio_net_hdr valid = { .flags = VIRTIO_NET_HDR_F_DATA_VALID };
-    CHECK_EQ(netvsp_rx_offload(f, 1514, &valid),
+    CHECK_EQ(netvsp_rx_offload(f, 1514, &valid, false),
              RNDIS_CSUM_RX_TCP_SUCCEEDED | RNDIS_CSUM_RX_IP_SUCCEEDED);
     /* nothing known: nothing claimed */
     struct virtio_net_hdr plain = { 0 };
-    CHECK_EQ(netvsp_rx_offload(f, 1514, &plain), 0);
+    CHECK_EQ(netvsp_rx_offload(f, 1514, &plain, false), 0);
     /* GSO (never enabled) and offsets past the frame are refused */
     struct virtio_net_hdr gso = { .gso_type = VIRTIO_NET_HDR_GSO_TCPV4, .gso_size = 1448 };
-    CHECK_EQ(netvsp_rx_offload(f, 1514, &gso), -EINVAL);
+    CHECK_EQ(netvsp_rx_offload(f, 1514, &gso, false), -EINVAL);
     vh.csum_start = 1513;
-    CHECK_EQ(netvsp_rx_offload(f, 1514, &vh), -EINVAL);
+    CHECK_EQ(netvsp_rx_offload(f, 1514, &vh, false), -EINVAL);
 }
 
 /* Backend with offloads for the fake guest: records the last frame and header. */
@@ -243,5 +243,95 @@ TEST(netvsp_offers_and_honours_offloads)
     t = send_rndis_section(&f, 1, pkt, (uint32_t)pl, NVSP_CHANNEL_TYPE_DATA);
     expect_comp(&f, raw, t, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
     CHECK_EQ(f.n.stats.tx_dropped, 1);
+    ng_free(&f);
+}
+
+/* A 20000-byte TCP segment from the TAP (GSO, partial checksum) to a guest that takes
+ * RSC: one transfer-page packet, one fragment per sub-allocation with the checksum
+ * result and RNDIS_PKTINFO_ID flags as netvsc checks them, the fragments together the
+ * frame with its checksum finished; the guest's one completion frees them all. */
+TEST(netvsp_rsc_chain_to_guest)
+{
+    struct ng f;
+    ng_setup(&f, NULL);
+    netvsp_set_txv(&f.n, capture_v);
+    ng_probe(&f);
+    f.n.rndis.guest_rsc_cap = true; /* as Linux's NDIS config says at v6.1 */
+    uint8_t r[300];
+    uint8_t params[28] = { 0x80, 3, 28, 0, 1, 4, 4, 4, 4, 0, 0, 2, 2 };
+    params[22] = params[23] = 1; /* Linux's probe: "RSC disabled" (see rndis_dev.c) */
+    CHECK_EQ(oid(&f, RNDIS_MSG_SET, 2, RNDIS_OID_TCP_OFFLOAD_PARAMETERS, params, 28, r), 0);
+    CHECK(f.n.rndis.rsc);
+    uint32_t filter = 0x0D;
+    CHECK_EQ(oid(&f, RNDIS_MSG_SET, 3, RNDIS_OID_GEN_CURRENT_PACKET_FILTER, &filter, 4, r), 0);
+
+    static uint8_t fr[20000], ref[20000];
+    tcp4_frame(ref, 20000);
+    memcpy(fr, ref, 20000);
+    memcpy(fr, MAC, 6);
+    memcpy(ref, MAC, 6);
+    struct pkt_layout l;
+    CHECK_EQ(pkt_layout_parse(fr, 20000, &l), 0);
+    pkt_set_pseudo_csum(fr, &l);
+    struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                                 .gso_type = VIRTIO_NET_HDR_GSO_TCPV4, .gso_size = 1448,
+                                 .hdr_len = 54, .csum_start = 34, .csum_offset = 16 };
+    CHECK_EQ(netvsp_deliver_offloaded(&f.n, fr, 20000, &vh), 0);
+    CHECK_EQ(f.n.stats.rx_rsc, 1);
+
+    uint8_t raw[1024];
+    uint64_t tid;
+    const uint8_t *p;
+    CHECK_EQ(next_pkt(&f, raw, sizeof(raw), &tid, &p), VMBUS_PACKET_DATA_USING_XFER_PAGES);
+    uint32_t count = get32(raw + 20);
+    CHECK(count >= 12 && count <= NETVSP_RSC_MAX_FRAGS);
+    static uint8_t joined[20000];
+    uint32_t pos = 0;
+    for (uint32_t i = 0; i < count && i < NETVSP_RSC_MAX_FRAGS; i++) {
+        uint32_t bytes = get32(raw + 24 + 8 * i), off = get32(raw + 28 + 8 * i);
+        CHECK(bytes <= NETVSP_RECV_SUB_ALLOC && off % NETVSP_RECV_SUB_ALLOC == 0);
+        const uint8_t *m = fake_gpa(&f.g.vm, fake_page(RECV_PAGE) + off);
+        struct rndis_msg pm;
+        CHECK_EQ(rndis_parse(m, bytes, &pm), 0);
+        CHECK_EQ(pm.type, RNDIS_MSG_PACKET);
+        CHECK(pm.packet.info.has_csum);
+        CHECK(pm.packet.info.csum & RNDIS_CSUM_RX_TCP_SUCCEEDED);
+        /* the internal PPI (parse skips it): after csum, the second one */
+        const uint8_t *ppi = m + 8 + get32(m + 8 + 20) + 16;
+        CHECK_EQ(get32(ppi + 4), 1u | 0x80000000u);
+        uint32_t flags = ppi[13];
+        CHECK_EQ(ppi[12], 1);
+        CHECK(flags & RNDIS_PKTINFO_SUBALLOC);
+        CHECK_EQ(!!(flags & RNDIS_PKTINFO_1ST_FRAG), i == 0);
+        CHECK_EQ(!!(flags & RNDIS_PKTINFO_LAST_FRAG), i + 1 == count);
+        if (pos + pm.packet.frame_len <= sizeof(joined))
+            memcpy(joined + pos, pm.packet.frame, pm.packet.frame_len);
+        pos += pm.packet.frame_len;
+    }
+    CHECK_EQ(pos, 20000);
+    CHECK(!memcmp(joined, ref, 20000));
+    uint32_t busy = 0;
+    for (uint32_t i = 0; i < f.n.recv_subs; i++)
+        busy += f.n.recv_busy[i] != 0;
+    CHECK_EQ(busy, count);
+    /* completing a later fragment's sub-allocation is refused; the first frees all */
+    uint8_t comp[8] = { 108, 0, 0, 0, 1, 0, 0, 0 };
+    uint32_t second = get32(raw + 28 + 8) / NETVSP_RECV_SUB_ALLOC;
+    uint64_t bad = f.n.stats.bad_packets;
+    CHECK(tg_ring_write(&f.out, VMBUS_PACKET_COMP, second + 1, comp, 8) >= 0);
+    CHECK(tg_ring_write(&f.out, VMBUS_PACKET_COMP, tid, comp, 8) >= 0);
+    ng_signal(&f);
+    CHECK_EQ(f.n.stats.bad_packets, bad + 1);
+    busy = 0;
+    for (uint32_t i = 0; i < f.n.recv_subs; i++)
+        busy += f.n.recv_busy[i] != 0;
+    CHECK_EQ(busy, 0);
+
+    /* the guest turns LRO off (a later parameters set): large segments are refused */
+    params[22] = params[23] = 1;
+    CHECK_EQ(oid(&f, RNDIS_MSG_SET, 4, RNDIS_OID_TCP_OFFLOAD_PARAMETERS, params, 28, r), 0);
+    CHECK(!f.n.rndis.rsc);
+    pkt_set_pseudo_csum(fr, &l);
+    CHECK_EQ(netvsp_deliver_offloaded(&f.n, fr, 20000, &vh), -EINVAL);
     ng_free(&f);
 }
