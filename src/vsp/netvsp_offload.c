@@ -88,7 +88,8 @@ int64_t netvsp_rx_offload(uint8_t *f, uint32_t len, const struct virtio_net_hdr 
     struct pkt_layout l;
     if (!done || pkt_layout_parse(f, len, &l))
         return 0;
-    if ((vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && vh->csum_start != l.l4_off)
+    if ((vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+        (vh->csum_start != l.l4_off || vh->csum_offset != pkt_csum_field(l.proto)))
         return 0; /* finished something other than the TCP/UDP checksum */
     uint32_t ppi = l.proto == PKT_PROTO_TCP ? RNDIS_CSUM_RX_TCP_SUCCEEDED : RNDIS_CSUM_RX_UDP_SUCCEEDED;
     if (l.ip_version == 4 && csum_fold(csum_add(0, f + l.l3_off, (f[l.l3_off] & 15) * 4u)) == 0xFFFF)
