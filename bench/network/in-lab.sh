@@ -39,22 +39,31 @@ median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { if (NR) pr
 run_one() {
     vmm=$1
     rm -f /tmp/out
+    : > /tmp/out
     case $vmm in
-        viridian) guest_run viridian /tmp/out 600 /tmp/guest.sh --name nbench --nic switch=nbench & ;;
+        viridian*) # viridian-none / viridian-norsc: VIRIDIAN_NET_OFFLOADS for comparison
+            ( off=${vmm#viridian}; export VIRIDIAN_NET_OFFLOADS=${off#-}
+              guest_run viridian /tmp/out 600 /tmp/guest.sh --name nbench --nic switch=nbench ) & ;;
         qemu) guest_run qemu /tmp/out 600 /tmp/guest.sh -netdev tap,id=n0,ifname=qtap0,script=no,downscript=no \
                   -device virtio-net-pci,netdev=n0,romfile= & ;;
     esac
     pid=$!
     echo "bench: $vmm started"
+    tailpid=
+    if [ "${DEBUG:-0}" = 1 ]; then tail -f /tmp/out & tailpid=$!; fi
     for ph in g2h h2g rr; do
         wait_line /tmp/out "PHASE $ph start" $pid || break
         k0=$(kvm_exits) v0=$(vmm_exits)
         wait_line /tmp/out "PHASE $ph end" $pid || break
         k1=$(kvm_exits) v1=$(vmm_exits)
+        [ $ph = g2h ] && viridian vm status nbench --json 2>/dev/null | tr -d ' \n' |
+            sed -n 's/.*"nics":{"0":{\([^}]*\)}.*/bench: viridian NIC after g2h: \1\n/p' | tr ',' ' '
+        echo "bench: $vmm $ph done"
         echo "$vmm exits-$ph $((k1 - k0)) $((v1 - v0))" >> /tmp/results
     done
     wait $pid
     rc=$?
+    [ -n "$tailpid" ] && kill $tailpid
     grep -q "^RESULT rr " /tmp/out || { echo "$vmm failed (exit $rc):"; grep -v "^\[" /tmp/out | tail -n 25; exit 1; }
     tr -d '\r' < /tmp/out | sed -n "s/^RESULT /$vmm /p" | tee -a /tmp/results
 }
@@ -67,26 +76,30 @@ done
 
 # med VMM NAME [FIELD]: median of a result over the runs
 med() { awk -v v="$1" -v n="$2" -v f="${3:-3}" '$1 == v && $2 == n { print $f }' /tmp/results | tr '\n' ' ' | median; }
-for n in g2h h2g rr; do
-    q=$(med qemu $n) v=$(med viridian $n)
-    unit=Kbit/s
-    [ $n = rr ] && unit="us average round trip (ping -A)"
-    echo "median $n qemu $q viridian $v $unit"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "nan" }'; }
+for vmm in $VMMS; do
+    case $vmm in viridian*) ;; *) continue ;; esac
+    sfx=${vmm#viridian}
+    for n in g2h h2g rr; do
+        q=$(med qemu $n) v=$(med $vmm $n)
+        unit=Kbit/s
+        [ $n = rr ] && unit="us average round trip (ping -A)"
+        echo "median $n$sfx qemu $q $vmm $v $unit"
+    done
+    echo "ratio g2h$sfx $(ratio "$(med $vmm g2h)" "$(med qemu g2h)")"
+    echo "ratio h2g$sfx $(ratio "$(med $vmm h2g)" "$(med qemu h2g)")"
+    echo "ratio rr$sfx $(ratio "$(med qemu rr)" "$(med $vmm rr)")"
 done
-for n in g2h h2g; do
-    echo "ratio $n $(awk -v q="$(med qemu $n)" -v v="$(med viridian $n)" 'BEGIN { if (q > 0) printf "%.2f", v / q; else print "nan" }')"
-done
-echo "ratio rr $(awk -v q="$(med qemu rr)" -v v="$(med viridian rr)" 'BEGIN { if (v > 0) printf "%.2f", q / v; else print "nan" }')"
 # exits per packet: packets = bytes moved / 1448 (full-size TCP segments) for the
 # streams, 2 per ping for rr
 for n in g2h h2g rr; do
-    for vmm in qemu viridian; do
+    for vmm in $VMMS; do
         k=$(med $vmm exits-$n 3) u=$(med $vmm exits-$n 4)
         if [ $n = rr ]; then p=$(med $vmm rr-packets); else p=$(med $vmm $n-bytes | awk '{ printf "%d", $1 / 1448 }'); fi
         awk -v vmm=$vmm -v n=$n -v k="$k" -v u="$u" -v p="$p" 'BEGIN {
             if (p <= 0) { printf "exits-per-packet %s %s: no packets\n", n, vmm; exit }
             printf "exits-per-packet %s %s kvm %.3f", n, vmm, k / p
-            if (vmm == "viridian") printf " vmm %.3f", u / p
+            if (vmm != "qemu") printf " vmm %.3f", u / p
             printf " (%d packets)\n", p }'
     done
 done

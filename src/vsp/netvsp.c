@@ -36,6 +36,16 @@ static void reset_buffers(struct netvsp *n)
     n->send_gpadl = n->send_sections = 0;
 }
 
+/* Offloads need a backend that takes a virtio_net_hdr. VIRIDIAN_NET_OFFLOADS=none
+ * offers none, =norsc all but RSC (to measure what each is worth). */
+static void offer_offloads(struct netvsp *n)
+{
+    const char *e = getenv("VIRIDIAN_NET_OFFLOADS");
+    bool none = e && !strcmp(e, "none"), norsc = e && !strcmp(e, "norsc");
+    n->rndis.offload_capable = n->txv && !none;
+    n->rndis.rsc_capable = n->rndis.offload_capable && !norsc;
+}
+
 static int nv_open(struct vmbus_channel *ch, const uint8_t *userdata)
 {
     struct netvsp *n = of(ch);
@@ -48,7 +58,7 @@ static int nv_open(struct vmbus_channel *ch, const uint8_t *userdata)
     bool link_up = n->rndis.link_up;
     rndis_dev_init(&n->rndis, n->mac);
     n->rndis.link_up = link_up;
-    n->rndis.offload_capable = n->txv != NULL;
+    offer_offloads(n);
     return 0;
 }
 
@@ -441,13 +451,13 @@ void netvsp_init(struct netvsp *n, const char *name, const struct vmbus_guid *in
     n->rxbuf = malloc(NETVSP_RX_FRAME_MAX);
     memcpy(n->mac, mac, 6);
     rndis_dev_init(&n->rndis, mac);
-    n->rndis.offload_capable = n->txv != NULL;
+    offer_offloads(n);
 }
 
 void netvsp_set_txv(struct netvsp *n, netvsp_txv_fn txv)
 {
     n->txv = txv;
-    n->rndis.offload_capable = txv != NULL;
+    offer_offloads(n);
 }
 
 void netvsp_free(struct netvsp *n)

@@ -42,8 +42,8 @@ static void offload_caps(const struct rndis_dev *d, uint8_t out[NDIS_OFFLOAD_SIZ
     put_le32(out + NDIS_OFFLOAD_LSOV2_IP6_MAXSZ, RNDIS_DEV_LSO_MAX);
     put_le32(out + NDIS_OFFLOAD_LSOV2_IP6_MINSG, 2);
     put_le32(out + NDIS_OFFLOAD_LSOV2_IP6_OPTS, NDIS_LSOV2_CAP_IP6EXT | NDIS_LSOV2_CAP_TCP6OPT);
-    out[NDIS_OFFLOAD_RSC_IP4] = 1;
-    out[NDIS_OFFLOAD_RSC_IP6] = 1;
+    out[NDIS_OFFLOAD_RSC_IP4] = d->rsc_capable;
+    out[NDIS_OFFLOAD_RSC_IP6] = d->rsc_capable;
 }
 
 /* The guest's OID_TCP_OFFLOAD_PARAMETERS (LEN bytes): what it wants of receive
@@ -65,7 +65,7 @@ static void offload_params(struct rndis_dev *d, const uint8_t *p, uint32_t len)
         d->rsc = on || d->guest_rsc_cap;
     else if (rsc)
         d->rsc = on;
-    d->rsc = d->rsc && d->offload_capable;
+    d->rsc = d->rsc && d->offload_capable && d->rsc_capable;
 }
 
 static size_t query(struct rndis_dev *d, const struct rndis_msg *m, uint8_t *out, size_t cap)

@@ -24,6 +24,7 @@ struct rndis_dev {
     /* offloads: offered only when the host side can finish them (netvsp sets this when
      * its backend takes a virtio_net_hdr); what the guest switched on */
     bool offload_capable;
+    bool rsc_capable;           /* ... and can deliver coalesced (RSC) packets */
     bool rx_csum;               /* the guest takes receive checksum results */
     bool guest_rsc_cap;         /* NVSP NDIS config: the guest takes coalesced packets */
     bool rsc;                   /* deliver large TCP segments as RSC fragment chains */
