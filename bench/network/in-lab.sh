@@ -64,7 +64,7 @@ run_one() {
     wait $pid
     rc=$?
     [ -n "$tailpid" ] && kill $tailpid
-    grep -q "^RESULT rr " /tmp/out || { echo "$vmm failed (exit $rc):"; grep -v "^\[" /tmp/out | tail -n 25; exit 1; }
+    grep -q "^RESULT rr " /tmp/out || { echo "$vmm failed (exit $rc):"; tail -n 60 /tmp/out; exit 1; }
     tr -d '\r' < /tmp/out | sed -n "s/^RESULT /$vmm /p" | tee -a /tmp/results
 }
 

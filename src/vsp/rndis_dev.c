@@ -160,6 +160,10 @@ static uint32_t set(struct rndis_dev *d, const struct rndis_msg *m)
         return RNDIS_STATUS_SUCCESS;
     case RNDIS_OID_GEN_RNDIS_CONFIG_PARAMETER:
         return set_config_parameter(d, m->oid.info, m->oid.info_len);
+    case RNDIS_OID_OFFLOAD_ENCAPSULATION:
+        /* the frame format offloads apply to: 802.3 is the only one there is here */
+        return m->oid.info_len >= NDIS_OFFLOAD_ENCAPSULATION_SIZE ? RNDIS_STATUS_SUCCESS
+                                                                  : RNDIS_STATUS_INVALID_LENGTH;
     default:
         /* RSS parameters, multicast lists... */
         return RNDIS_STATUS_NOT_SUPPORTED;

@@ -223,6 +223,11 @@ TEST(netvsp_offers_and_honours_offloads)
     uint8_t params[28] = { 0x80, 3, 28, 0, 1, 4, 4, 4, 4, 0, 0, 2, 2 };
     CHECK_EQ(oid(&f, RNDIS_MSG_SET, 3, RNDIS_OID_TCP_OFFLOAD_PARAMETERS, params, 28, r), 0);
     CHECK(f.n.rndis.rx_csum);
+    /* Windows guests also name their encapsulation (802.3) */
+    uint8_t encap[28] = { 0xA8, 1, 28 };
+    CHECK_EQ(oid(&f, RNDIS_MSG_SET, 9, RNDIS_OID_OFFLOAD_ENCAPSULATION, encap, 28, r), 0);
+    CHECK_EQ(oid(&f, RNDIS_MSG_SET, 10, RNDIS_OID_OFFLOAD_ENCAPSULATION, encap, 8, r),
+             RNDIS_STATUS_INVALID_LENGTH);
 
     /* an LSO packet through a send section reaches the backend as GSO */
     static uint8_t fr[4096], pkt[4200];
