@@ -35,6 +35,8 @@ struct vm_nic {
     bool allow_spoofing;    /* spoofing=allow: the guest may send from other MACs */
     /* per run (vm_net_open/vm_net_close): the switch port, which outlives reboots */
     struct tap tap;         /* fd -1 while not open */
+    bool vlan_by_bridge;    /* the bridge filters VLANs: the port is its access port;
+                               else netvsp tags and filters (kernels without filtering) */
     bool link_down;         /* set from the host (viridian vm nic-link) */
 };
 

@@ -63,6 +63,20 @@ void vm_nic_format_mac(const uint8_t mac[6], char out[18])
              mac[5]);
 }
 
+/* Does bridge BR do 802.1Q filtering (so a port can be an access port)? */
+static bool bridge_filters_vlans(const char *br)
+{
+    char path[96], c = '0';
+    snprintf(path, sizeof(path), "/sys/class/net/%s/bridge/vlan_filtering", br);
+    FILE *f = fopen(path, "re");
+    if (f) {
+        if (fread(&c, 1, 1, f) != 1)
+            c = '0';
+        fclose(f);
+    }
+    return c == '1';
+}
+
 static const char *errstr(int ret)
 {
     if (ret == -EPERM || ret == -EACCES)
@@ -101,12 +115,19 @@ int vm_net_open(struct vm_config *cfg, char *err, size_t errlen)
         ret = tap_open(&nic->tap, NULL);
         if (!ret && (step = "attach its TAP port to the switch", ret = tap_attach(&nic->tap, br)) == 0)
             step = "bring its TAP port up", ret = tap_set_up(&nic->tap, true);
+        nic->vlan_by_bridge = false;
+        if (!ret && nic->vlan && bridge_filters_vlans(br)) {
+            step = "put its TAP port in its VLAN";
+            ret = tap_set_vlan(&nic->tap, nic->vlan);
+            nic->vlan_by_bridge = ret == 0;
+        }
         if (ret) {
             snprintf(err, errlen, "NIC %u (switch %s): cannot %s: %s", i, nic->switch_name, step,
                      errstr(ret));
             goto fail;
         }
-        vlog_debug("NIC %u: %s on switch %s (bridge %s)", i, nic->tap.name, sw.name, br);
+        vlog_debug("NIC %u: %s on switch %s (bridge %s), VLAN %u %s", i, nic->tap.name, sw.name, br,
+                   nic->vlan, nic->vlan_by_bridge ? "by the bridge" : "by netvsp");
     }
     return 0;
 fail:
@@ -168,7 +189,8 @@ int vm_net_attach(struct vm *vm, const struct vmbus_device_desc **descs, unsigne
         /* {5e2f9d61-3c7a-4b8e-a10d-6c42901f7eNN}: fixed per NIC index */
         struct vmbus_guid inst = VMBUS_GUID(0x5e2f9d61, 0x3c7a, 0x4b8e, 0xa1, 0x0d, 0x6c, 0x42,
                                             0x90, 0x1f, 0x7e, (uint8_t)i);
-        struct netvsp_port port = { .allow_mac_spoofing = nic->allow_spoofing, .vlan_id = nic->vlan };
+        struct netvsp_port port = { .allow_mac_spoofing = nic->allow_spoofing,
+                                    .vlan_id = nic->vlan_by_bridge ? 0 : nic->vlan };
         netvsp_init(&net->nics[i], "netvsp", &inst, nic->mac, netvsp_tap_tx, &nic->tap, &port);
         if (!net->nics[i].scratch) {
             net->n = i + 1;

@@ -5,6 +5,10 @@
  * frames from every TAP to its netvsp (host -> guest; guest -> host frames are written
  * to the TAP by netvsp itself, on the VMBus thread).
  *
+ * A NIC's VLAN: where the bridge does 802.1Q filtering, its TAP is an access port of
+ * the VLAN (the bridge tags and filters, untagged frames on the TAP); otherwise netvsp
+ * tags what the guest sends and takes only frames of its VLAN.
+ *
  * The pump thread only ever takes a channel's lock for the time of one ring write and
  * never waits for the guest: a frame the guest has no room for is dropped (counted),
  * like a full NIC queue. */
