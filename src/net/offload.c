@@ -130,10 +130,8 @@ int pkt_set_ip_lengths(uint8_t *f, uint32_t len, const struct pkt_layout *l)
         uint32_t total = len - l->l3_off;
         if (total > 0xFFFF)
             return -EINVAL;
-        uint32_t hl = (ip[0] & 15) * 4u;
         put_be16(ip + 2, (uint16_t)total);
-        put_be16(ip + 10, 0);
-        put_be16(ip + 10, (uint16_t)~csum_fold(csum_add(0, ip, hl)));
+        pkt_set_ip_csum(f, l);
     } else {
         uint32_t payload = len - l->l3_off - 40;
         if (payload > 0xFFFF)
@@ -141,6 +139,15 @@ int pkt_set_ip_lengths(uint8_t *f, uint32_t len, const struct pkt_layout *l)
         put_be16(ip + 4, (uint16_t)payload);
     }
     return 0;
+}
+
+void pkt_set_ip_csum(uint8_t *f, const struct pkt_layout *l)
+{
+    if (l->ip_version != 4)
+        return;
+    uint8_t *ip = f + l->l3_off;
+    put_be16(ip + 10, 0);
+    put_be16(ip + 10, (uint16_t)~csum_fold(csum_add(0, ip, (ip[0] & 15) * 4u)));
 }
 
 static uint32_t pseudo_sum(const uint8_t *f, const struct pkt_layout *l)

@@ -41,6 +41,8 @@ int pkt_layout_given(const uint8_t *f, uint32_t len, uint32_t l4_off, uint8_t pr
 /* Large send: write the IP length fields for a packet running to the end of the
  * frame (IPv4 total length and header checksum, IPv6 payload length). */
 int pkt_set_ip_lengths(uint8_t *f, uint32_t len, const struct pkt_layout *l);
+/* Recompute the IPv4 header checksum (nothing for IPv6). */
+void pkt_set_ip_csum(uint8_t *f, const struct pkt_layout *l);
 /* Put the pseudo-header sum (addresses, protocol, l4_len; folded, not complemented)
  * into the TCP/UDP checksum field, the state a partial checksum starts from
  * (CHECKSUM_PARTIAL / VIRTIO_NET_HDR_F_NEEDS_CSUM). */

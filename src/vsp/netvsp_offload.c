@@ -42,13 +42,8 @@ static int tx_csum(uint8_t *f, uint32_t *len, uint32_t v, struct virtio_net_hdr 
     } else if (pkt_layout_parse(f, *len, &l)) {
         return -EINVAL; /* IP header checksum only: needs a frame we can read */
     }
-    if ((v & RNDIS_CSUM_TX_IP_HEADER) && l.ip_version == 4) {
-        uint8_t *ip = f + l.l3_off;
-        uint16_t hl = (uint16_t)((ip[0] & 15) * 4u);
-        ip[10] = ip[11] = 0;
-        uint16_t c = (uint16_t)~csum_fold(csum_add(0, ip, hl));
-        ip[10] = (uint8_t)(c >> 8), ip[11] = (uint8_t)c;
-    }
+    if (v & RNDIS_CSUM_TX_IP_HEADER)
+        pkt_set_ip_csum(f, &l);
     if (!l4)
         return 0;
     *len = l.l4_off + l.l4_len; /* padding would enter the checksum */
