@@ -11,7 +11,10 @@
  *  3  the bytes copied to guest page 40 + (op >> 3) % 8 (GPA-direct targets)
  *  4  the guest drains its ring, completing every transfer-page packet
  *  5  a COMP packet with trans_id op >> 3 (often a sub-allocation, sometimes not)
- *  6  host: netvsp_deliver_frame(bytes); 7: link down/up by op >> 3 & 1 */
+ *  6  host: netvsp_deliver_frame(bytes), or if op & 8 netvsp_deliver_offloaded with
+ *     the first 10 bytes as the TAP's virtio_net_hdr; 7: link down/up by op >> 4 & 1
+ * The backend takes offloads (a sink that checks the header against the frame), so
+ * checksum offload, LSO and RSC are offered and reachable. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +27,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define RING_BASE 8u
 #define RING_PAGES 8u
 #define HALF 4u
+
+/* What netvsp hands the TAP must be consistent: offsets inside the frame. */
+static int sink_txv(void *ctx, const struct virtio_net_hdr *vh, const struct iovec *iov, int cnt)
+{
+    size_t len = 0;
+    for (int i = 0; i < cnt; i++)
+        len += iov[i].iov_len;
+    if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+        if ((size_t)vh->csum_start + vh->csum_offset + 2 > len)
+            abort();
+    if (vh->gso_type && (vh->hdr_len > len || vh->gso_size == 0))
+        abort();
+    return 0;
+}
 
 static void post(struct fz_vm *vm, const void *msg, uint32_t len)
 {
@@ -133,6 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const uint8_t mac[6] = { 0, 0x15, 0x5d, 0, 0, 1 };
     struct vmbus_guid inst = { { 9 } };
     netvsp_init(&n, "fz-netvsp", &inst, mac, NULL, NULL, NULL);
+    netvsp_set_txv(&n, sink_txv);
     const struct vmbus_device_desc *devs[] = { &n.desc };
     vm.host = vmbus_create(vm.hv, &vm.gm, devs, 1);
 
@@ -200,10 +218,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 6:
-            netvsp_deliver_frame(&n, data, len);
+            if ((op & 8) && len >= sizeof(struct virtio_net_hdr)) {
+                static uint8_t frame[256];
+                struct virtio_net_hdr vh;
+                memcpy(&vh, data, sizeof(vh));
+                memcpy(frame, data + sizeof(vh), len - sizeof(vh));
+                netvsp_deliver_offloaded(&n, frame, len - (uint32_t)sizeof(vh), &vh);
+            } else {
+                netvsp_deliver_frame(&n, data, len);
+            }
             break;
         case 7:
-            netvsp_set_link(&n, (op >> 3) & 1);
+            netvsp_set_link(&n, (op >> 4) & 1);
             break;
         }
         data += len;

@@ -28,7 +28,8 @@ static void check_packet(const struct rndis_msg *m)
         back.packet.info.has_vlan != m->packet.info.has_vlan ||
         back.packet.info.vlan_id != m->packet.info.vlan_id ||
         back.packet.info.has_csum != m->packet.info.has_csum ||
-        back.packet.info.csum != m->packet.info.csum)
+        back.packet.info.csum != m->packet.info.csum ||
+        back.packet.info.has_lso != m->packet.info.has_lso || back.packet.info.lso != m->packet.info.lso)
         abort();
     free(out);
 }

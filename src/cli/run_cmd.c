@@ -12,6 +12,7 @@
 
 #include "arch/x86/e820.h"
 #include "arch/x86/kernel_image.h"
+#include "core/vm_net.h"
 #include "core/vm_storage.h"
 #include "cli/commands.h"
 #include "cli/run_options.h"
@@ -116,7 +117,7 @@ int cli_run(int argc, char **argv)
         goto out;
     }
     cfg.initrd_data = initrd;
-    if (vm_storage_open(&cfg, err, sizeof(err)) < 0) {
+    if (vm_net_check(&cfg, err, sizeof(err)) < 0 || vm_storage_open(&cfg, err, sizeof(err)) < 0) {
         vlog_error("%s", err);
         status = RUN_EXIT_USAGE;
         goto out;
@@ -125,6 +126,12 @@ int cli_run(int argc, char **argv)
     if (kvm_host_check(&kvm_fd, err, sizeof(err)) != KVM_HOST_OK) {
         vlog_error("%s", err);
         status = RUN_EXIT_HOST;
+        goto out;
+    }
+    /* the switch ports: after the KVM check, so a host that cannot run VMs gets none */
+    if (vm_net_open(&cfg, err, sizeof(err)) < 0) {
+        vlog_error("%s", err);
+        status = RUN_EXIT_USAGE;
         goto out;
     }
     int max_cpus = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
@@ -160,6 +167,7 @@ int cli_run(int argc, char **argv)
 out:
     if (kvm_fd >= 0)
         close(kvm_fd);
+    vm_net_close(&cfg);
     vm_storage_close(&cfg);
     free(initrd);
     kernel_image_free(&kernel);

@@ -9,7 +9,9 @@
 #include "core/console.h"
 #include "core/control.h"
 #include "core/size.h"
+#include "core/vm_net.h"
 #include "core/vm_storage.h"
+#include "net/switch.h"
 
 const char run_usage[] =
     "usage: viridian run --kernel FILE [OPTIONS]\n"
@@ -32,6 +34,11 @@ const char run_usage[] =
     "                       ro makes it read-only; repeat for more disks\n"
     "  --dvd PATH[,controller=N][,lun=M]\n"
     "                       a DVD drive holding the image PATH (an ISO), read-only\n"
+    "  --nic switch=NAME[,mac=XX:XX:XX:XX:XX:XX][,vlan=N][,spoofing=allow]\n"
+    "                       a synthetic NIC on virtual switch NAME (viridian switch);\n"
+    "                       default MAC 00:15:5d:.. derived from the VM name and the\n"
+    "                       NIC's index; vlan: access VLAN 1-4094; by default the guest\n"
+    "                       may send only from its own MAC; repeat for more NICs (8)\n"
     "\n"
     "On a terminal the console is raw; Ctrl-A x stops the VM.\n"
     "\n"
@@ -40,7 +47,7 @@ const char run_usage[] =
     "5 triple fault; 6 KVM could not run the guest's code; 7 stopped from the host.\n";
 
 enum { OPT_KERNEL = 1, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_CPUS, OPT_CONSOLE, OPT_ON_REBOOT,
-       OPT_NAME, OPT_CONTROL, OPT_DISK, OPT_DVD, OPT_HELP };
+       OPT_NAME, OPT_CONTROL, OPT_DISK, OPT_DVD, OPT_NIC, OPT_HELP };
 
 static const struct option run_long_options[] = {
     { "kernel", required_argument, NULL, OPT_KERNEL },
@@ -54,6 +61,7 @@ static const struct option run_long_options[] = {
     { "control", required_argument, NULL, OPT_CONTROL },
     { "disk", required_argument, NULL, OPT_DISK },
     { "dvd", required_argument, NULL, OPT_DVD },
+    { "nic", required_argument, NULL, OPT_NIC },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 },
 };
@@ -119,6 +127,72 @@ int run_parse_disk_spec(char *spec, bool dvd, struct vm_config *cfg, char *err, 
         return -1;
     }
     cfg->ndisks++;
+    return 0;
+}
+
+int run_parse_nic_spec(char *spec, struct vm_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->nnics >= VM_MAX_NICS) {
+        snprintf(err, errlen, "--nic: at most %d NICs", VM_MAX_NICS);
+        return -1;
+    }
+    struct vm_nic *nic = &cfg->nics[cfg->nnics];
+    memset(nic, 0, sizeof(*nic));
+    nic->tap.fd = -1;
+    char *save = NULL;
+    for (char *tok = strtok_r(spec, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (!strncmp(tok, "switch=", 7)) {
+            char serr[128];
+            if (vswitch_name_check(tok + 7, serr, sizeof(serr))) {
+                snprintf(err, errlen, "--nic: %s", serr);
+                return -1;
+            }
+            nic->switch_name = tok + 7;
+        } else if (!strncmp(tok, "mac=", 4)) {
+            if (vm_nic_parse_mac(tok + 4, nic->mac) < 0) {
+                snprintf(err, errlen, "--nic: mac=%s is not a unicast MAC address "
+                         "(XX:XX:XX:XX:XX:XX, first byte even, not all zero)", tok + 4);
+                return -1;
+            }
+        } else if (!strncmp(tok, "vlan=", 5)) {
+            unsigned v;
+            if (parse_index(tok + 5, 4094, &v) < 0 || v == 0) {
+                snprintf(err, errlen, "--nic: vlan=%s is not a VLAN ID from 1 to 4094", tok + 5);
+                return -1;
+            }
+            nic->vlan = (uint16_t)v;
+        } else if (!strcmp(tok, "spoofing=allow") || !strcmp(tok, "spoofing=deny")) {
+            nic->allow_spoofing = !strcmp(tok + 9, "allow");
+        } else {
+            snprintf(err, errlen, "--nic: unknown setting '%s' (switch=NAME, mac=XX:XX:XX:XX:XX:XX, "
+                     "vlan=N, spoofing=allow|deny)", tok);
+            return -1;
+        }
+    }
+    if (!nic->switch_name) {
+        snprintf(err, errlen, "--nic needs switch=NAME (see viridian switch list)");
+        return -1;
+    }
+    cfg->nnics++;
+    return 0;
+}
+
+/* NICs without mac= get the VM's stable default (needs the final --name); no two NICs
+ * may share a MAC. */
+static int finish_nics(struct vm_config *cfg, char *err, size_t errlen)
+{
+    static const uint8_t unset[6];
+    for (unsigned i = 0; i < cfg->nnics; i++) {
+        if (!memcmp(cfg->nics[i].mac, unset, 6))
+            vm_nic_default_mac(cfg->name, i, cfg->nics[i].mac);
+        for (unsigned j = 0; j < i; j++)
+            if (!memcmp(cfg->nics[i].mac, cfg->nics[j].mac, 6)) {
+                char m[18];
+                vm_nic_format_mac(cfg->nics[i].mac, m);
+                snprintf(err, errlen, "--nic: NICs %u and %u would both have MAC %s", j, i, m);
+                return -1;
+            }
+    }
     return 0;
 }
 
@@ -199,6 +273,10 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
             if (run_parse_disk_spec(optarg, opt == OPT_DVD, cfg, err, errlen) < 0)
                 return -1;
             break;
+        case OPT_NIC:
+            if (run_parse_nic_spec(optarg, cfg, err, errlen) < 0)
+                return -1;
+            break;
         case OPT_HELP:
         case 'h':
             return 1;
@@ -218,5 +296,5 @@ int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, s
         snprintf(err, errlen, "no kernel given: use --kernel FILE");
         return -1;
     }
-    return 0;
+    return finish_nics(cfg, err, errlen);
 }

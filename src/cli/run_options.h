@@ -30,6 +30,12 @@ extern const char run_usage[];
  * message. Also parses `viridian vm disk-add`'s spec. */
 int run_parse_disk_spec(char *spec, bool dvd, struct vm_config *cfg, char *err, size_t errlen);
 
+/* One --nic spec, switch=NAME[,mac=..][,vlan=N][,spoofing=allow|deny], appended to
+ * cfg's NICs (cut in place; switch_name points into it). Without mac= the MAC stays
+ * zero until run_options_parse gives it vm_nic_default_mac(name, index). 0 or -1 with
+ * a message. */
+int run_parse_nic_spec(char *spec, struct vm_config *cfg, char *err, size_t errlen);
+
 /* Fills cfg from argv. Returns 0, 1 when help was asked for, or -1 with a message. */
 int run_options_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen);
 

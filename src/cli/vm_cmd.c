@@ -42,6 +42,9 @@ static const char vm_usage[] =
     "                             hot remove the disk there\n"
     "  resume NAME                a VM paused because a host disk was full: retry its\n"
     "                             writes now (it also retries every second by itself)\n"
+    "  nic-link NAME INDEX up|down\n"
+    "                             connect or disconnect NIC INDEX (0 = the first --nic)\n"
+    "                             from its switch; the guest sees its carrier change\n"
     "\n"
     "NAME is the --name given to viridian run (default \"default\").\n"
     "Exit status: 0 done; 1 the VM or the guest refused or did not answer; 2 bad usage.\n";
@@ -297,6 +300,19 @@ int cli_vm(int argc, char **argv)
         }
         json_object_object_add(req, "controller", json_object_new_int(controller));
         json_object_object_add(req, "lun", json_object_new_int(lun));
+        if (!(reply = vm_call(socket_path, cmd, req)))
+            return 1;
+    } else if (!strcmp(cmd, "nic-link") && nargs == 2) {
+        char *end;
+        long idx = strtol(args[0], &end, 10);
+        bool up = !strcmp(args[1], "up");
+        if (!*args[0] || *end || idx < 0 || idx > 255 || (!up && strcmp(args[1], "down"))) {
+            json_object_put(req);
+            vlog_error("vm nic-link: give the NIC's index (0, 1, ...) and up or down");
+            return 2;
+        }
+        json_object_object_add(req, "index", json_object_new_int((int)idx));
+        json_object_object_add(req, "up", json_object_new_boolean(up));
         if (!(reply = vm_call(socket_path, cmd, req)))
             return 1;
     } else {

@@ -10,7 +10,8 @@
  * optional: the first DVD drive; the path is opened by the VM's process),
  * disk-add {"path", "ro", "controller", "lun"} -> {"controller", "lun"},
  * disk-remove {"controller", "lun"}, resume (retry writes that found the disk full;
- * status says "state": "paused-disk-full" while they wait).
+ * status says "state": "paused-disk-full" while they wait), nic-link {"index", "up"}
+ * (status has "nics": {"0": {"switch", "mac", "link", counters...}, ...}).
  * Clients: `viridian vm COMMAND NAME` (src/cli/vm_cmd.c), later the management
  * service. The socket lives as long as `viridian run` does, across guest reboots; a
  * request that needs the guest while the partition is being rebuilt fails cleanly.

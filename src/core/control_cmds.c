@@ -9,6 +9,7 @@
 
 #include "core/control.h"
 #include "core/vm.h"
+#include "core/vm_net.h"
 #include "core/vm_storage.h"
 #include "vmbus/vmbus.h"
 #include "vsp/ic.h"
@@ -51,6 +52,31 @@ static int cmd_status(struct control_server *s, struct vm *vm, struct json_objec
     for (int k = 0; k < EXIT_KINDS; k++)
         json_object_object_add(exits, exit_names[k], json_object_new_int64((int64_t)counts[k]));
     json_object_object_add(reply, "exits", exits);
+
+    struct vm_nic_info ni;
+    if (vm_net_info(vm, 0, &ni) == 0) {
+        struct json_object *nics = json_object_new_object();
+        for (unsigned i = 0; vm_net_info(vm, i, &ni) == 0; i++) {
+            struct json_object *o = json_object_new_object();
+            char key[16];
+            snprintf(key, sizeof(key), "%u", i);
+            json_object_object_add(o, "switch", json_object_new_string(ni.switch_name));
+            json_object_object_add(o, "tap", json_object_new_string(ni.tap));
+            json_object_object_add(o, "mac", json_object_new_string(ni.mac));
+            json_object_object_add(o, "vlan", json_object_new_int(ni.vlan));
+            json_object_object_add(o, "spoofing", json_object_new_string(ni.allow_spoofing ? "allow" : "deny"));
+            json_object_object_add(o, "link", json_object_new_string(ni.link_up ? "up" : "down"));
+            json_object_object_add(o, "guest_ready", json_object_new_boolean(ni.guest_ready));
+            json_object_object_add(o, "tx_frames", json_object_new_int64((int64_t)ni.tx_frames));
+            json_object_object_add(o, "tx_dropped", json_object_new_int64((int64_t)ni.tx_dropped));
+            json_object_object_add(o, "tx_spoofed", json_object_new_int64((int64_t)ni.tx_spoofed));
+            json_object_object_add(o, "rx_frames", json_object_new_int64((int64_t)ni.rx_frames));
+            json_object_object_add(o, "rx_dropped", json_object_new_int64((int64_t)ni.rx_dropped));
+            json_object_object_add(o, "bad_packets", json_object_new_int64((int64_t)ni.bad_packets));
+            json_object_object_add(nics, key, o);
+        }
+        json_object_object_add(reply, "nics", nics);
+    }
 
     struct ic_status st;
     if (ic_get_status(vm->ic, &st) == 0) {
@@ -302,6 +328,20 @@ static int cmd_resume(struct control_server *s, struct vm *vm, struct json_objec
     return 0;
 }
 
+/* {"index": N, "up": bool}: the NIC's link as the switch and the guest see it. */
+static int cmd_nic_link(struct control_server *s, struct vm *vm, struct json_object *req,
+                        struct json_object *reply, char *err, size_t errlen)
+{
+    struct json_object *i, *u;
+    if (!json_object_object_get_ex(req, "index", &i) || !json_object_is_type(i, json_type_int) ||
+        json_object_get_int(i) < 0 || !json_object_object_get_ex(req, "up", &u) ||
+        !json_object_is_type(u, json_type_boolean)) {
+        snprintf(err, errlen, "nic-link needs \"index\" (a number >= 0) and \"up\" (true or false)");
+        return -1;
+    }
+    return vm_net_set_link(vm, (unsigned)json_object_get_int(i), json_object_get_boolean(u), err, errlen);
+}
+
 static const struct {
     const char *name;
     control_handler fn;
@@ -318,6 +358,7 @@ static const struct {
     { "disk-add", cmd_disk_add, true },
     { "disk-remove", cmd_disk_remove, true },
     { "resume", cmd_resume, true },
+    { "nic-link", cmd_nic_link, true },
 };
 
 control_handler control_find_handler(const char *cmd, bool *needs_vm)

@@ -22,6 +22,7 @@ struct hv_partition;
 struct vmbus_host;
 struct ic;
 struct storvsp;
+struct vm_net;
 
 /* Exits that reached user space, by kind; written by the vCPU's own thread, read by
  * anyone (relaxed: statistics). */
@@ -54,6 +55,7 @@ struct vm {
     struct vmbus_host *vmbus;
     struct ic *ic;                  /* integration services (shutdown, heartbeat, ...) */
     struct storvsp *storage[VM_MAX_CONTROLLERS]; /* SCSI controllers with disks, or NULL */
+    struct vm_net *net;             /* this boot's synthetic NICs (vm_net.c), or NULL */
     int nvcpus;
     struct vcpu *vcpus;
     _Atomic int stop_reason;

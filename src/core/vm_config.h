@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/tap.h"
+
 struct kernel_image;
 struct disk;
 
@@ -21,6 +23,21 @@ struct vm_disk {
     unsigned controller, lun;
     struct disk *disk;      /* opened by `viridian run` before the host is touched */
     char *owned_path;       /* a hot-added disk's copy of its path (path points here) */
+};
+
+/* Synthetic NICs (netvsp) on virtual switches: at most 8, as Hyper-V's synthetic ones. */
+#define VM_MAX_NICS 8
+
+struct vm_nic {
+    const char *switch_name;
+    uint8_t mac[6];         /* given with mac=, else generated (vm_nic_default_mac) */
+    uint16_t vlan;          /* access VLAN 1..4094; 0 none */
+    bool allow_spoofing;    /* spoofing=allow: the guest may send from other MACs */
+    /* per run (vm_net_open/vm_net_close): the switch port, which outlives reboots */
+    struct tap tap;         /* fd -1 while not open */
+    bool vlan_by_bridge;    /* the bridge filters VLANs: the port is its access port;
+                               else netvsp tags and filters (kernels without filtering) */
+    bool link_down;         /* set from the host (viridian vm nic-link) */
 };
 
 enum reboot_action {
@@ -45,6 +62,8 @@ struct vm_config {
     size_t initrd_size;
     struct vm_disk disks[VM_MAX_DISKS];
     unsigned ndisks;
+    struct vm_nic nics[VM_MAX_NICS];
+    unsigned nnics;
 };
 
 #endif

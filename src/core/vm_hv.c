@@ -11,6 +11,7 @@
 #include "arch/x86/cpuid.h"
 #include "core/log.h"
 #include "core/vcpu.h"
+#include "core/vm_net.h"
 #include "core/vm_storage.h"
 #include "hv/hv.h"
 #include "vmbus/vmbus.h"
@@ -89,12 +90,12 @@ int vm_hv_setup(struct vm *vm)
         snprintf(vm->error, sizeof(vm->error), "cannot create the Hyper-V interface");
         return -1;
     }
-    /* the static device table, then this VM's SCSI controllers */
+    /* the static device table, then this VM's SCSI controllers and NICs */
     const struct vmbus_device_desc *devs[VMBUS_MAX_CHANNELS];
     unsigned ndevs = vmbus_device_count;
     memcpy(devs, vmbus_devices, ndevs * sizeof(devs[0]));
     int n = vm_storage_attach(vm, devs, ndevs, VMBUS_MAX_CHANNELS);
-    if (n < 0)
+    if (n < 0 || (n = vm_net_attach(vm, devs, (unsigned)n, VMBUS_MAX_CHANNELS)) < 0)
         return -1;
     vm->vmbus = vmbus_create(vm->hv, &vm->mem, devs, (unsigned)n);
     if (!vm->vmbus) {
@@ -140,11 +141,13 @@ void vm_hv_destroy(struct vm *vm)
         ic_detach(vm->ic);
     vm->ic = NULL;
     vm_storage_stop(vm);
+    vm_net_stop(vm);
     if (vm->vmbus)
         vmbus_destroy(vm->vmbus);
     if (vm->hv)
         hv_destroy(vm->hv);
     vm_storage_detach(vm);
+    vm_net_detach(vm);
     vm->vmbus = NULL;
     vm->hv = NULL;
 }

@@ -282,18 +282,30 @@ int vswitch_list(struct vswitch **out, size_t *n, char *err, size_t errlen)
     return 0;
 }
 
-/* A private switch's bridge must not become a host interface: no IPv6 link-local. */
-static void disable_ipv6(const char *ifname)
+/* Writes VALUE to /proc/sys/net/FAMILY/conf/IFNAME/KEY, best effort (a host without
+ * IPv6 has nothing to disable). */
+static void set_conf(const char *family, const char *ifname, const char *key, const char *value)
 {
-    char path[128];
-    snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
+    char path[160];
+    snprintf(path, sizeof(path), "/proc/sys/net/%s/conf/%s/%s", family, ifname, key);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd >= 0) {
-        if (write(fd, "1", 1) < 0) {
-            /* best effort: a host without IPv6 has nothing to disable */
+        if (write(fd, value, strlen(value)) < 0) {
+            /* best effort */
         }
         close(fd);
     }
+}
+
+/* A private switch's bridge must not become a host interface: no IPv6 link-local, and
+ * IPv4 that reaches the bridge device is not the host's: no ARP answers for the host's
+ * addresses (arp_ignore 8) and strict reverse-path filtering, which drops every packet
+ * (the host has no route through a bridge without addresses). */
+static void isolate_from_host(const char *ifname)
+{
+    set_conf("ipv6", ifname, "disable_ipv6", "1");
+    set_conf("ipv4", ifname, "arp_ignore", "8");
+    set_conf("ipv4", ifname, "rp_filter", "1");
 }
 
 /* Creates SW's bridge and ports; on failure removes what it made. */
@@ -319,7 +331,7 @@ static int realize(const struct vswitch *sw, char *err, size_t errlen)
     if (ret)
         return fail(ret, err, errlen, "cannot create bridge '%s': %s", br, net_errstr(ret));
     if (sw->type == VSWITCH_PRIVATE)
-        disable_ipv6(br);
+        isolate_from_host(br);
     if (sw->type == VSWITCH_EXTERNAL) {
         ret = rtnl_link_set_master(sw->nic, br);
         if (!ret)

@@ -4,7 +4,8 @@
  *             (give it an address and the host talks to the VMs);
  *   external  bridge "vs-NAME"; the host NIC (--nic) is enslaved to it, so VM ports
  *             share the NIC's physical network (the NIC's own IP config is the admin's);
- *   private   bridge "vs-NAME" with IPv6 disabled and no address: VMs talk only to
+ *   private   bridge "vs-NAME" with IPv6 disabled, no address, and IPv4 arriving on it
+ *             neither answered (ARP) nor accepted (reverse-path filter): VMs talk only to
  *             each other; no host interface is named NAME.
  * Bridges are created with 802.1Q filtering on (when the kernel has
  * CONFIG_BRIDGE_VLAN_FILTERING; otherwise off and ports cannot have VLANs), so every

@@ -76,6 +76,30 @@ ssize_t tap_write_frame(struct tap *t, const void *frame, size_t len)
     return n >= (ssize_t)sizeof(hdr) ? n - (ssize_t)sizeof(hdr) : -EIO;
 }
 
+ssize_t tap_write_frame_v(struct tap *t, const struct virtio_net_hdr *vh, const struct iovec *iov,
+                          int iovcnt)
+{
+    struct iovec v[5];
+    if (iovcnt < 0 || iovcnt > 4)
+        return -EINVAL;
+    v[0].iov_base = (void *)vh;
+    v[0].iov_len = sizeof(*vh);
+    size_t len = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        v[i + 1] = iov[i];
+        len += iov[i].iov_len;
+    }
+    ssize_t n = writev(t->fd, v, iovcnt + 1);
+    if (n < 0)
+        return -errno;
+    return n == (ssize_t)(len + sizeof(*vh)) ? (ssize_t)len : -EIO;
+}
+
+int tap_set_offload(struct tap *t, unsigned flags)
+{
+    return ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)flags) < 0 ? -errno : 0;
+}
+
 ssize_t tap_read_frame(struct tap *t, void *buf, size_t len, struct virtio_net_hdr *hdr)
 {
     struct virtio_net_hdr h;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 struct tap {
     int fd;
@@ -31,6 +32,13 @@ int tap_set_vlan(struct tap *t, uint16_t vid);
 /* One Ethernet frame out to the switch (a zero virtio_net_hdr: no offloads).
  * Returns len, or a negative errno (-EAGAIN when the queue is full). */
 ssize_t tap_write_frame(struct tap *t, const void *frame, size_t len);
+/* One frame out with its virtio_net_hdr VH (checksum or segmentation left to do), the
+ * frame in IOVCNT (at most 4) pieces. Returns the frame length or a negative errno. */
+ssize_t tap_write_frame_v(struct tap *t, const struct virtio_net_hdr *vh, const struct iovec *iov,
+                          int iovcnt);
+/* Which offloads the kernel may leave to us in frames we read (TUNSETOFFLOAD: TUN_F_CSUM,
+ * TUN_F_TSO4, ...); 0 = every frame complete (the default). */
+int tap_set_offload(struct tap *t, unsigned flags);
 /* One frame from the switch into BUF; HDR (optional) receives its virtio_net_hdr.
  * Returns the frame length, -EAGAIN when none is waiting, or a negative errno. */
 ssize_t tap_read_frame(struct tap *t, void *buf, size_t len, struct virtio_net_hdr *hdr);

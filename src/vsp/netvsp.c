@@ -2,10 +2,12 @@
 #include "vsp/netvsp.h"
 
 #include <errno.h>
+#include <linux/if_tun.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "vsp/netvsp_offload.h"
 #include "vsp/nvsp.h"
 #include "vsp/rndis.h"
 
@@ -19,12 +21,29 @@ static struct netvsp *of(struct vmbus_channel *ch)
     return vmbus_channel_device_ctx(ch);
 }
 
-static void reset_buffers(struct netvsp *n)
+static void free_recv(struct netvsp *n)
 {
     free(n->recv_busy);
+    free(n->recv_link);
     n->recv_busy = NULL;
+    n->recv_link = NULL;
     n->recv_gpadl = n->recv_subs = n->recv_next = 0;
+}
+
+static void reset_buffers(struct netvsp *n)
+{
+    free_recv(n);
     n->send_gpadl = n->send_sections = 0;
+}
+
+/* Offloads need a backend that takes a virtio_net_hdr. VIRIDIAN_NET_OFFLOADS=none
+ * offers none, =norsc all but RSC (to measure what each is worth). */
+static void offer_offloads(struct netvsp *n)
+{
+    const char *e = getenv("VIRIDIAN_NET_OFFLOADS");
+    bool none = e && !strcmp(e, "none"), norsc = e && !strcmp(e, "norsc");
+    n->rndis.offload_capable = n->txv && !none;
+    n->rndis.rsc_capable = n->rndis.offload_capable && !norsc;
 }
 
 static int nv_open(struct vmbus_channel *ch, const uint8_t *userdata)
@@ -35,9 +54,11 @@ static int nv_open(struct vmbus_channel *ch, const uint8_t *userdata)
     reset_buffers(n);
     n->ch = ch;
     n->version = 0;
-    uint8_t mac[6];
-    memcpy(mac, n->rndis.mac, 6);
-    rndis_dev_init(&n->rndis, mac);
+    /* a new driver instance starts from the port's MAC; the host's link state stays */
+    bool link_up = n->rndis.link_up;
+    rndis_dev_init(&n->rndis, n->mac);
+    n->rndis.link_up = link_up;
+    offer_offloads(n);
     return 0;
 }
 
@@ -60,43 +81,96 @@ static void complete(struct netvsp *n, uint64_t trans_id, const struct nvsp_mess
                    (unsigned long long)trans_id, ret);
 }
 
-/* One RNDIS message to the guest through a receive sub-allocation. */
-static int to_guest(struct netvsp *n, const void *msg, size_t len, uint32_t channel_type)
+/* Builds message I of a packet at OUT (NETVSP_RECV_SUB_ALLOC bytes): its length, 0 if
+ * it does not fit. */
+typedef size_t (*msg_builder)(void *ctx, uint32_t i, uint8_t *out);
+
+/* COUNT RNDIS messages to the guest in one transfer-page packet, each in a receive
+ * sub-allocation of its own (BUILD makes message I). The guest completes the packet
+ * once, naming trans_id = its first sub-allocation + 1; recv_link chains the rest. */
+static int to_guest_n(struct netvsp *n, uint32_t count, msg_builder build, void *ctx,
+                      uint32_t channel_type)
 {
     if (!n->ch || !n->recv_busy)
         return -ENOTCONN;
-    if (len > NETVSP_RECV_SUB_ALLOC)
+    if (count == 0 || count > NETVSP_RSC_MAX_FRAGS)
         return -EMSGSIZE;
-    uint32_t k = 0;
-    bool found = false;
-    for (uint32_t i = 0; i < n->recv_subs && !found; i++) {
-        k = (n->recv_next + i) % n->recv_subs;
-        found = !n->recv_busy[k];
+    uint32_t sub[NETVSP_RSC_MAX_FRAGS], got = 0;
+    for (uint32_t i = 0; i < n->recv_subs && got < count; i++) {
+        uint32_t k = (n->recv_next + i) % n->recv_subs;
+        if (!n->recv_busy[k])
+            sub[got++] = k;
     }
-    if (!found)
+    if (got < count)
         return -EAGAIN;
     const struct vmbus_gpadl *g = vmbus_channel_gpadl(n->ch, n->recv_gpadl);
-    uint64_t off = (uint64_t)k * NETVSP_RECV_SUB_ALLOC;
-    if (!g || vmbus_gpadl_write(g, vmbus_channel_gmem(n->ch), off, msg, len))
+    if (!g)
         return -EIO;
     struct {
         struct vmbus_xfer_page_hdr h;
-        struct vmbus_xfer_page_range r;
-    } __attribute__((packed)) hdr = {
-        .h = { .xfer_pageset_id = n->recv_id, .range_count = 1 },
-        .r = { .byte_count = (uint32_t)len, .byte_offset = (uint32_t)off },
-    };
+        struct vmbus_xfer_page_range r[NETVSP_RSC_MAX_FRAGS];
+    } __attribute__((packed)) hdr;
+    memset(&hdr.h, 0, sizeof(hdr.h));
+    hdr.h.xfer_pageset_id = n->recv_id;
+    hdr.h.range_count = count;
+    uint8_t msg[NETVSP_RECV_SUB_ALLOC];
+    for (uint32_t i = 0; i < count; i++) {
+        size_t len = build(ctx, i, msg);
+        uint64_t off = (uint64_t)sub[i] * NETVSP_RECV_SUB_ALLOC;
+        if (len == 0 || len > NETVSP_RECV_SUB_ALLOC)
+            return -EMSGSIZE;
+        if (vmbus_gpadl_write(g, vmbus_channel_gmem(n->ch), off, msg, len))
+            return -EIO;
+        hdr.r[i].byte_count = (uint32_t)len;
+        hdr.r[i].byte_offset = (uint32_t)off;
+    }
     struct nvsp_message m;
     nvsp_build_rndis_pkt(&m, channel_type);
-    /* trans_id = sub-allocation + 1: the guest's completion names what it releases */
     int ret = vmbus_channel_send_ext(n->ch, VMBUS_PACKET_DATA_USING_XFER_PAGES,
-                                     VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED, k + 1u, &hdr,
-                                     sizeof(hdr), &m, NVSP_MSG_SIZE);
+                                     VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED, sub[0] + 1u, &hdr,
+                                     sizeof(hdr.h) + count * sizeof(hdr.r[0]), &m, NVSP_MSG_SIZE);
     if (ret)
         return ret;
-    n->recv_busy[k] = 1;
-    n->recv_next = (k + 1) % n->recv_subs;
+    for (uint32_t i = 0; i < count; i++) {
+        n->recv_busy[sub[i]] = i == 0 ? 1 : 2;
+        n->recv_link[sub[i]] = i + 1 < count ? sub[i + 1] + 1 : 0;
+    }
+    n->recv_next = (sub[count - 1] + 1) % n->recv_subs;
     return 0;
+}
+
+/* The guest completed the packet whose first sub-allocation is K: release them all. */
+static void release_subs(struct netvsp *n, uint32_t k)
+{
+    for (uint32_t guard = 0; guard < NETVSP_RSC_MAX_FRAGS; guard++) {
+        uint32_t next = n->recv_link[k];
+        n->recv_busy[k] = 0;
+        n->recv_link[k] = 0;
+        if (next == 0 || next > n->recv_subs)
+            return;
+        k = next - 1;
+    }
+}
+
+struct one_msg {
+    const void *msg;
+    size_t len;
+};
+
+static size_t build_one(void *ctx, uint32_t i, uint8_t *out)
+{
+    const struct one_msg *o = ctx;
+    memcpy(out, o->msg, o->len);
+    return o->len;
+}
+
+/* One RNDIS message to the guest through a receive sub-allocation. */
+static int to_guest(struct netvsp *n, const void *msg, size_t len, uint32_t channel_type)
+{
+    if (len > NETVSP_RECV_SUB_ALLOC)
+        return -EMSGSIZE;
+    struct one_msg o = { msg, len };
+    return to_guest_n(n, 1, build_one, &o, channel_type);
 }
 
 static void on_init(struct netvsp *n, const struct vmbus_packet *pkt, const struct nvsp_msg *m)
@@ -125,7 +199,9 @@ static void on_recv_buf(struct netvsp *n, const struct vmbus_packet *pkt, const 
         return;
     }
     n->recv_busy = calloc(subs, 1);
-    if (!n->recv_busy) {
+    n->recv_link = calloc(subs, sizeof(*n->recv_link));
+    if (!n->recv_busy || !n->recv_link) {
+        free_recv(n);
         nvsp_build_recv_buf_complete(&r, NVSP_STAT_FAIL, 0, 0);
         complete(n, pkt->trans_id, &r);
         return;
@@ -195,35 +271,77 @@ int netvsp_tap_tx(void *tap, const void *frame, uint32_t len)
     return n < 0 ? (int)n : 0;
 }
 
-/* A frame from the guest, under the port's policy, to the backend. */
-static void guest_frame(struct netvsp *n, const uint8_t *frame, uint32_t len)
+int netvsp_tap_txv(void *tap, const struct virtio_net_hdr *vh, const struct iovec *iov, int iovcnt)
 {
-    uint8_t tagged[NETVSP_MAX_RNDIS + 4];
+    ssize_t n = tap_write_frame_v(tap, vh, iov, iovcnt);
+    return n < 0 ? (int)n : 0;
+}
+
+/* A frame from the guest (in n->scratch, so ours to fix up), under the port's policy,
+ * with its offload work, to the backend. */
+static void guest_frame(struct netvsp *n, uint8_t *frame, uint32_t len,
+                        const struct rndis_pkt_info *info)
+{
     if (len < 14 || len > NETVSP_MAX_RNDIS) {
         n->stats.tx_dropped++;
         return;
     }
-    if (!n->port.allow_mac_spoofing && memcmp(frame + 6, n->rndis.mac, 6)) {
+    if (!n->port.allow_mac_spoofing && memcmp(frame + 6, n->mac, 6)) {
         n->stats.tx_spoofed++;
         return;
     }
-    if (n->port.vlan_id) {
-        /* the guest does not choose its VLAN: a frame it tagged itself is dropped */
-        if (frame[12] == 0x81 && frame[13] == 0x00) {
+    /* the guest does not choose its VLAN: a frame it tagged itself is dropped */
+    if (n->port.vlan_id && frame[12] == 0x81 && frame[13] == 0x00) {
+        n->stats.tx_dropped++;
+        return;
+    }
+    struct virtio_net_hdr vh;
+    if (netvsp_tx_offload(frame, &len, info, &vh)) {
+        n->stats.tx_dropped++;
+        return;
+    }
+    bool work = vh.flags || vh.gso_type;
+    uint8_t tag[4] = { 0x81, 0x00, (uint8_t)(n->port.vlan_id >> 8), (uint8_t)n->port.vlan_id };
+    int ret;
+    if (n->txv) {
+        struct iovec iov[3] = { { frame, 12 }, { tag, 4 }, { frame + 12, len - 12 } };
+        int cnt = 3;
+        if (n->port.vlan_id) {
+            /* the tag moves the headers: offsets count from the frame's start */
+            if (vh.csum_start)
+                vh.csum_start = (uint16_t)(vh.csum_start + 4);
+            if (vh.hdr_len)
+                vh.hdr_len = (uint16_t)(vh.hdr_len + 4);
+        } else {
+            iov[0].iov_len = len;
+            cnt = 1;
+        }
+        ret = n->txv(n->tx_ctx, &vh, iov, cnt);
+    } else if (work) {
+        ret = -EOPNOTSUPP; /* never offered: a guest that asks anyway loses the frame */
+    } else if (n->port.vlan_id) {
+        uint8_t *tagged = malloc(len + 4);
+        if (!tagged) {
             n->stats.tx_dropped++;
             return;
         }
         memcpy(tagged, frame, 12);
-        tagged[12] = 0x81, tagged[13] = 0x00;
-        tagged[14] = (uint8_t)(n->port.vlan_id >> 8), tagged[15] = (uint8_t)n->port.vlan_id;
+        memcpy(tagged + 12, tag, 4);
         memcpy(tagged + 16, frame + 12, len - 12);
-        frame = tagged;
-        len += 4;
+        ret = n->tx ? n->tx(n->tx_ctx, tagged, len + 4) : -ENODEV;
+        free(tagged);
+    } else {
+        ret = n->tx ? n->tx(n->tx_ctx, frame, len) : -ENODEV;
     }
-    if (n->tx && n->tx(n->tx_ctx, frame, len) == 0)
-        n->stats.tx_frames++;
-    else
+    if (ret) {
         n->stats.tx_dropped++;
+        return;
+    }
+    n->stats.tx_frames++;
+    if (work)
+        n->stats.tx_offloaded++;
+    if (vh.gso_type)
+        n->stats.tx_lso++;
 }
 
 /* Every RNDIS message in the gathered bytes: 0, or -EINVAL at the first bad one. */
@@ -237,7 +355,9 @@ static int handle_rndis(struct netvsp *n, size_t len)
         if (rndis_parse(n->scratch + pos, len - pos, &r))
             return -EINVAL;
         if (r.type == RNDIS_MSG_PACKET) {
-            guest_frame(n, r.packet.frame, r.packet.frame_len);
+            /* r.packet.frame points into n->scratch */
+            guest_frame(n, n->scratch + (r.packet.frame - n->scratch), r.packet.frame_len,
+                        &r.packet.info);
         } else {
             uint8_t resp[320];
             size_t rl = rndis_dev_control(&n->rndis, &r, resp, sizeof(resp));
@@ -264,9 +384,10 @@ static void nv_packet(struct vmbus_channel *ch, const struct vmbus_packet *pkt)
 {
     struct netvsp *n = of(ch);
     if (pkt->type == VMBUS_PACKET_COMP) {
-        /* the guest is done with receive sub-allocation trans_id - 1 */
-        if (pkt->trans_id >= 1 && pkt->trans_id <= n->recv_subs && n->recv_busy)
-            n->recv_busy[pkt->trans_id - 1] = 0;
+        /* the guest is done with the packet in sub-allocation trans_id - 1 (and on) */
+        if (n->recv_busy && pkt->trans_id >= 1 && pkt->trans_id <= n->recv_subs &&
+            n->recv_busy[pkt->trans_id - 1] == 1)
+            release_subs(n, (uint32_t)pkt->trans_id - 1);
         else
             n->stats.bad_packets++;
         return;
@@ -283,14 +404,13 @@ static void nv_packet(struct vmbus_channel *ch, const struct vmbus_packet *pkt)
         n->ndis_major = m.ndis_ver.major;
         n->ndis_minor = m.ndis_ver.minor;
         break;
-    case NVSP_MSG2_SEND_NDIS_CONFIG: n->mtu = m.ndis_config.mtu; break;
+    case NVSP_MSG2_SEND_NDIS_CONFIG:
+        n->mtu = m.ndis_config.mtu;
+        n->rndis.guest_rsc_cap = (m.ndis_config.capability & NVSP_NDIS_CAP_RSC) != 0;
+        break;
     case NVSP_MSG1_SEND_RECV_BUF: on_recv_buf(n, pkt, &m); break;
     case NVSP_MSG1_SEND_SEND_BUF: on_send_buf(n, pkt, &m); break;
-    case NVSP_MSG1_REVOKE_RECV_BUF:
-        free(n->recv_busy);
-        n->recv_busy = NULL;
-        n->recv_subs = n->recv_gpadl = 0;
-        break;
+    case NVSP_MSG1_REVOKE_RECV_BUF: free_recv(n); break;
     case NVSP_MSG1_REVOKE_SEND_BUF: n->send_gpadl = n->send_sections = 0; break;
     case NVSP_MSG1_SEND_RNDIS_PKT: on_rndis_pkt(n, pkt, &m); break;
     case NVSP_MSG5_SUBCHANNEL: /* never invited (no RSS): refuse */
@@ -323,23 +443,56 @@ void netvsp_init(struct netvsp *n, const char *name, const struct vmbus_guid *in
     n->desc.on_packet = nv_packet;
     n->tx = tx;
     n->tx_ctx = tx_ctx;
+    if (tx == netvsp_tap_tx)
+        n->txv = netvsp_tap_txv;
     if (port)
         n->port = *port;
     n->scratch = malloc(NETVSP_MAX_RNDIS);
+    n->rxbuf = malloc(NETVSP_RX_FRAME_MAX);
+    memcpy(n->mac, mac, 6);
     rndis_dev_init(&n->rndis, mac);
+    offer_offloads(n);
+}
+
+void netvsp_set_txv(struct netvsp *n, netvsp_txv_fn txv)
+{
+    n->txv = txv;
+    offer_offloads(n);
 }
 
 void netvsp_free(struct netvsp *n)
 {
     reset_buffers(n);
     free(n->scratch);
-    n->scratch = NULL;
+    free(n->rxbuf);
+    n->scratch = n->rxbuf = NULL;
 }
 
-int netvsp_deliver_frame(struct netvsp *n, const void *frame, uint32_t len)
+/* A large frame as an RSC fragment chain: each fragment one RNDIS PACKET in a
+ * sub-allocation of its own, with the checksum result and an RNDIS_PKTINFO_ID. */
+struct rsc_chain {
+    const uint8_t *frame;
+    uint32_t len, per_frag, count;
+    struct rndis_pkt_info info;
+};
+
+static size_t build_frag(void *ctx, uint32_t i, uint8_t *out)
 {
-    uint8_t msg[NETVSP_RECV_SUB_ALLOC], untagged[NETVSP_RECV_SUB_ALLOC];
-    const uint8_t *f = frame;
+    struct rsc_chain *c = ctx;
+    uint32_t off = i * c->per_frag, len = c->len - off < c->per_frag ? c->len - off : c->per_frag;
+    if (c->info.has_frag) {
+        uint32_t flags = RNDIS_PKTINFO_SUBALLOC | (i == 0 ? RNDIS_PKTINFO_1ST_FRAG : 0) |
+                         (i + 1 == c->count ? RNDIS_PKTINFO_LAST_FRAG : 0);
+        c->info.frag = (c->info.frag & 0xFFFF00FFu) | flags << 8;
+    }
+    return rndis_build_packet(out, NETVSP_RECV_SUB_ALLOC, c->frame + off, len, &c->info);
+}
+
+/* Host -> guest: frame F (writable: an access port's tag is taken out in place) with a
+ * receive checksum PPI value (0: none). Frames larger than a sub-allocation go as an
+ * RSC chain when the guest takes those. */
+static int deliver(struct netvsp *n, uint8_t *f, uint32_t len, uint32_t csum_ppi)
+{
     if (len < 14)
         return -EINVAL;
     if (n->port.vlan_id) {
@@ -347,15 +500,21 @@ int netvsp_deliver_frame(struct netvsp *n, const void *frame, uint32_t len)
         if (len < 18 || f[12] != 0x81 || f[13] != 0x00 ||
             (((f[14] << 8) | f[15]) & 0xFFF) != n->port.vlan_id)
             return -EPERM;
-        if (len - 4 > sizeof(untagged))
-            return -EMSGSIZE;
-        memcpy(untagged, f, 12);
-        memcpy(untagged + 12, f + 16, len - 16);
-        frame = untagged;
+        memmove(f + 12, f + 16, len - 16);
         len -= 4;
     }
-    if (rndis_packet_size(len, NULL) > sizeof(msg))
-        return -EMSGSIZE;
+    struct rsc_chain c = { .frame = f, .len = len, .per_frag = len, .count = 1 };
+    c.info.has_csum = csum_ppi && n->rndis.rx_csum;
+    c.info.csum = csum_ppi;
+    bool rsc = rndis_packet_size(len, &c.info) > NETVSP_RECV_SUB_ALLOC;
+    if (rsc) {
+        if (!n->rndis.rsc)
+            return -EMSGSIZE;
+        c.info.has_frag = true;
+        c.info.frag = RNDIS_PKTINFO_ID_V1 | (uint32_t)(n->rsc_id++) << 16;
+        c.per_frag = (uint32_t)(NETVSP_RECV_SUB_ALLOC - rndis_packet_size(0, &c.info));
+        c.count = (len + c.per_frag - 1) / c.per_frag;
+    }
     int ret;
     struct vmbus_channel *ch = n->ch; /* channels live as long as the host */
     if (!ch)
@@ -363,18 +522,30 @@ int netvsp_deliver_frame(struct netvsp *n, const void *frame, uint32_t len)
     vmbus_channel_lock(ch);
     if (!n->rndis.initialized || !n->recv_busy) {
         ret = -ENOTCONN;
-    } else if (!rndis_dev_accepts(&n->rndis, frame)) {
+    } else if (!rndis_dev_accepts(&n->rndis, f)) {
         ret = -EPERM;
     } else {
-        size_t ml = rndis_build_packet(msg, sizeof(msg), frame, len, NULL);
-        ret = to_guest(n, msg, ml, NVSP_CHANNEL_TYPE_DATA);
-        if (ret)
+        ret = rsc ? to_guest_n(n, c.count, build_frag, &c, NVSP_CHANNEL_TYPE_DATA)
+                  : to_guest_n(n, 1, build_frag, &c, NVSP_CHANNEL_TYPE_DATA);
+        if (ret) {
             n->stats.rx_dropped++;
-        else
+        } else {
             n->stats.rx_frames++;
+            n->stats.rx_csum_ok += c.info.has_csum;
+            n->stats.rx_rsc += rsc;
+        }
     }
     vmbus_channel_unlock(ch);
     return ret;
+}
+
+int netvsp_deliver_frame(struct netvsp *n, const void *frame, uint32_t len)
+{
+    uint8_t copy[NETVSP_RECV_SUB_ALLOC + 4];
+    if (len > sizeof(copy))
+        return -EMSGSIZE;
+    memcpy(copy, frame, len);
+    return deliver(n, copy, len, 0);
 }
 
 int netvsp_set_link(struct netvsp *n, bool up)
@@ -392,16 +563,42 @@ int netvsp_set_link(struct netvsp *n, bool up)
 
 int netvsp_pump_tap(struct netvsp *n, struct tap *t, unsigned max)
 {
-    uint8_t frame[NETVSP_RECV_SUB_ALLOC];
     unsigned got = 0;
+    if (!n->rxbuf)
+        return -ENOMEM;
+    /* partial checksums are finished in netvsp_rx_offload; large TCP segments only
+     * while the guest takes them coalesced */
+    bool rsc = n->rndis.rsc;
+    unsigned want = TUN_F_CSUM | (rsc ? TUN_F_TSO4 | TUN_F_TSO6 : 0);
+    if (n->offload_tap != t || n->tap_offloads != want) {
+        if (tap_set_offload(t, want))
+            vlog_debug("netvsp: TAP offloads %#x refused on %s", want, t->name);
+        n->offload_tap = t;
+        n->tap_offloads = want;
+    }
     while (got < max) {
-        ssize_t len = tap_read_frame(t, frame, sizeof(frame), NULL);
+        struct virtio_net_hdr vh;
+        ssize_t len = tap_read_frame(t, n->rxbuf, NETVSP_RX_FRAME_MAX, &vh);
         if (len == -EAGAIN)
             break;
         if (len < 0)
             return (int)len;
         got++;
-        netvsp_deliver_frame(n, frame, (uint32_t)len);
+        if (len < NETVSP_RX_FRAME_MAX) /* else cut short */
+            netvsp_deliver_offloaded(n, n->rxbuf, (uint32_t)len, &vh);
+        else
+            n->stats.rx_dropped++;
     }
     return (int)got;
+}
+
+int netvsp_deliver_offloaded(struct netvsp *n, void *frame, uint32_t len,
+                             const struct virtio_net_hdr *vh)
+{
+    int64_t ppi = netvsp_rx_offload(frame, len, vh, n->rndis.rsc);
+    if (ppi < 0) {
+        n->stats.rx_dropped++;
+        return (int)ppi;
+    }
+    return deliver(n, frame, len, (uint32_t)ppi);
 }

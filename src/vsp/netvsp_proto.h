@@ -186,6 +186,8 @@ enum rndis_msg_type {
 #define RNDIS_OID_GEN_FRIENDLY_NAME 0x00020216u
 #define RNDIS_OID_802_3_PERMANENT_ADDRESS 0x01010101u
 #define RNDIS_OID_802_3_CURRENT_ADDRESS 0x01010102u
+#define RNDIS_OID_OFFLOAD_ENCAPSULATION 0x0101010Au /* set by Windows guests */
+#define NDIS_OFFLOAD_ENCAPSULATION_SIZE 28          /* header + IPv4 and IPv6 {enabled, type, header size} */
 #define RNDIS_OID_TCP_OFFLOAD_PARAMETERS 0xFC01020Cu
 #define RNDIS_OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES 0xFC01020Du
 
@@ -199,7 +201,8 @@ enum rndis_msg_type {
 /* per-packet info types */
 enum rndis_ppi_type {
     RNDIS_PPI_CHECKSUM = 0,   /* TCPIP_CHKSUM_PKTINFO */
-    RNDIS_PPI_IPSEC = 1,      /* also RNDIS_PKTINFO_ID with the internal bit */
+    RNDIS_PPI_IPSEC = 1,
+    RNDIS_PPI_PKTINFO_ID = 1, /* with RNDIS_PPI_INTERNAL: RSC fragment id */
     RNDIS_PPI_LSO = 2,        /* TCP_LARGESEND_PKTINFO */
     RNDIS_PPI_VLAN = 6,       /* IEEE_8021Q_INFO */
     RNDIS_PPI_HASH_VALUE = 8, /* NBL_HASH_VALUE */
@@ -270,14 +273,65 @@ _Static_assert(sizeof(struct rndis_indicate_status) == 12, "rndis_indicate_statu
 #define RNDIS_DF_CONNECTIONLESS 0x1u
 #define RNDIS_MEDIUM_802_3 0u
 
-/* struct ndis_offload (OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES), revision 3 = 156 bytes;
- * the host reports all zeros (no offloads) for now. */
+/* struct ndis_offload (OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES), revision 3 = 156 bytes.
+ * Byte offsets of the u32 fields the guest reads (Linux hyperv_net.h, compiled layout;
+ * reference 7b): csum @4 (ip4_txenc, ip4_txcsum, ip4_rxenc, ip4_rxcsum, ip6_txenc,
+ * ip6_txcsum, ip6_rxenc, ip6_rxcsum), lsov2 @80 (ip4_encap, ip4_maxsz, ip4_minsg,
+ * ip6_encap, ip6_maxsz, ip6_minsg, ip6_opts), rsc @144 (u8 ip4, u8 ip6). */
 #define NDIS_OBJECT_TYPE_OFFLOAD 0xA7
 #define NDIS_OFFLOAD_REVISION_3 3
 #define NDIS_OFFLOAD_SIZE_REV3 156
-/* struct ndis_offload_params (OID_TCP_OFFLOAD_PARAMETERS set) */
+#define NDIS_OFFLOAD_CSUM_IP4_TXENC 4
+#define NDIS_OFFLOAD_CSUM_IP4_TXCSUM 8
+#define NDIS_OFFLOAD_CSUM_IP4_RXENC 12
+#define NDIS_OFFLOAD_CSUM_IP4_RXCSUM 16
+#define NDIS_OFFLOAD_CSUM_IP6_TXENC 20
+#define NDIS_OFFLOAD_CSUM_IP6_TXCSUM 24
+#define NDIS_OFFLOAD_CSUM_IP6_RXENC 28
+#define NDIS_OFFLOAD_CSUM_IP6_RXCSUM 32
+#define NDIS_OFFLOAD_LSOV2_IP4_ENCAP 80
+#define NDIS_OFFLOAD_LSOV2_IP4_MAXSZ 84
+#define NDIS_OFFLOAD_LSOV2_IP4_MINSG 88
+#define NDIS_OFFLOAD_LSOV2_IP6_ENCAP 92
+#define NDIS_OFFLOAD_LSOV2_IP6_MAXSZ 96
+#define NDIS_OFFLOAD_LSOV2_IP6_MINSG 100
+#define NDIS_OFFLOAD_LSOV2_IP6_OPTS 104
+#define NDIS_OFFLOAD_RSC_IP4 144
+#define NDIS_OFFLOAD_RSC_IP6 145
+#define NDIS_OFFLOAD_ENCAP_8023 0x2u
+/* checksum capability bits (tx and rx alike) */
+#define NDIS_CSUM_CAP_IP4OPT 0x001u /* IPv6: IP6EXT */
+#define NDIS_CSUM_CAP_TCPOPT 0x004u
+#define NDIS_CSUM_CAP_TCP 0x010u
+#define NDIS_CSUM_CAP_UDP 0x040u
+#define NDIS_CSUM_CAP_IP4 0x100u
+#define NDIS_LSOV2_CAP_IP6EXT 0x001u
+#define NDIS_LSOV2_CAP_TCP6OPT 0x004u
+/* struct ndis_offload_params (OID_TCP_OFFLOAD_PARAMETERS set): header, then u8 each:
+ * ip4 csum @4, tcp4 @5, udp4 @6, tcp6 @7, udp6 @8, lsov1 @9, ipsecv1 @10, lsov2 ip4 @11,
+ * lsov2 ip6 @12, ... rsc ip4 @22, rsc ip6 @23 (revision 3 only). */
 #define NDIS_OBJECT_TYPE_DEFAULT 0x80
 #define NDIS_OFFLOAD_PARAMS_SIZE_REV2 22
 #define NDIS_OFFLOAD_PARAMS_SIZE_REV3 28
+#define NDIS_OFFLOAD_PARAMS_TCP4 5
+#define NDIS_OFFLOAD_PARAMS_UDP4 6
+#define NDIS_OFFLOAD_PARAMS_TCP6 7
+#define NDIS_OFFLOAD_PARAMS_UDP6 8
+#define NDIS_OFFLOAD_PARAMS_LSO4 11
+#define NDIS_OFFLOAD_PARAMS_LSO6 12
+#define NDIS_OFFLOAD_PARAMS_RSC4 22
+#define NDIS_OFFLOAD_PARAMS_RSC6 23
+/* checksum parameter values: 0 no change, 1 off, 2 tx only, 3 rx only, 4 both */
+#define NDIS_OFFLOAD_PARAM_RX_ENABLED_TX_DISABLED 3
+#define NDIS_OFFLOAD_PARAM_TX_RX_ENABLED 4
+#define NDIS_OFFLOAD_PARAM_RSC_ENABLED 2
+/* receive checksum PPI bit: the IP header checksum was not filled in (after RSC) */
+#define RNDIS_CSUM_RX_IP_VALUE_INVALID (1u << 8)
+/* internal RNDIS_PKTINFO_ID PPI (type 1 | RNDIS_PPI_INTERNAL) for RSC fragments:
+ * {u8 version (1), u8 flag, u16 pkt_id}; flag bits */
+#define RNDIS_PKTINFO_ID_V1 1u
+#define RNDIS_PKTINFO_SUBALLOC 0x1u
+#define RNDIS_PKTINFO_1ST_FRAG 0x2u
+#define RNDIS_PKTINFO_LAST_FRAG 0x4u
 
 #endif

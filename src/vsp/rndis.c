@@ -236,7 +236,8 @@ size_t rndis_build_indicate_status(uint8_t *out, size_t cap, uint32_t status, co
 
 static unsigned ppi_count(const struct rndis_pkt_info *info)
 {
-    return info ? (unsigned)info->has_csum + info->has_vlan + info->has_hash : 0;
+    return info ? (unsigned)info->has_csum + info->has_lso + info->has_vlan + info->has_hash + info->has_frag
+                : 0;
 }
 
 size_t rndis_packet_size(uint32_t frame_len, const struct rndis_pkt_info *info)
@@ -269,11 +270,15 @@ size_t rndis_build_packet(uint8_t *out, size_t cap, const void *frame, uint32_t 
     uint8_t *q = out + 8 + sizeof(p);
     if (info && info->has_csum)
         q = put_ppi(q, RNDIS_PPI_CHECKSUM, info->csum);
+    if (info && info->has_lso)
+        q = put_ppi(q, RNDIS_PPI_LSO, info->lso);
     if (info && info->has_vlan)
         q = put_ppi(q, RNDIS_PPI_VLAN,
                     (uint32_t)(info->vlan_pri & 7) | ((uint32_t)(info->vlan_id & 0xFFF) << 4));
     if (info && info->has_hash)
         q = put_ppi(q, RNDIS_PPI_HASH_VALUE, info->hash);
+    if (info && info->has_frag)
+        q = put_ppi(q, RNDIS_PPI_PKTINFO_ID | RNDIS_PPI_INTERNAL, info->frag);
     memcpy(q, frame, frame_len);
     return n;
 }

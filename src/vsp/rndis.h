@@ -19,6 +19,8 @@ struct rndis_pkt_info {
     uint16_t vlan_id;
     uint8_t vlan_pri;
     uint32_t hash;
+    bool has_frag;  /* host->guest only: internal RNDIS_PKTINFO_ID (an RSC fragment) */
+    uint32_t frag;  /* u8 version (1), u8 RNDIS_PKTINFO_* flags, u16 packet id */
 };
 
 /* One parsed guest->host RNDIS message. Pointers point into the caller's buffer. */
@@ -62,8 +64,8 @@ size_t rndis_build_reset_complete(uint8_t *out, size_t cap, uint32_t status);
 /* INDICATE_STATUS: STATUS (e.g. RNDIS_STATUS_MEDIA_CONNECT) with optional BUF. */
 size_t rndis_build_indicate_status(uint8_t *out, size_t cap, uint32_t status, const void *buf,
                                    uint32_t buf_len);
-/* A received frame for the guest: PACKET with PPIs for what INFO has (csum, vlan,
- * hash; lso is ignored) then the frame. INFO may be NULL. */
+/* A data PACKET: PPIs for what INFO has (csum, lso, vlan, hash, frag) then the frame.
+ * INFO may be NULL. (The host sends no LSO PPI; the test guests do.) */
 size_t rndis_build_packet(uint8_t *out, size_t cap, const void *frame, uint32_t frame_len,
                           const struct rndis_pkt_info *info);
 /* Bytes rndis_build_packet needs. */

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "core/endian.h"
+
 void rndis_dev_init(struct rndis_dev *d, const uint8_t mac[6])
 {
     memset(d, 0, sizeof(*d));
@@ -10,6 +12,60 @@ void rndis_dev_init(struct rndis_dev *d, const uint8_t mac[6])
     d->mtu = 1500;
     d->link_speed = 100000000;
     d->link_up = true;
+}
+
+/* struct ndis_offload revision 3: all zero (no offloads) unless the host can finish
+ * checksums and segment, then TCP/UDP checksums and LSOv2 for IPv4 and IPv6 on 802.3
+ * frames (Linux wants TCP + TCP options for checksums, 802.3 encapsulation for LSO, and
+ * IPv6 extension headers + TCP options for LSO over IPv6). */
+static void offload_caps(const struct rndis_dev *d, uint8_t out[NDIS_OFFLOAD_SIZE_REV3])
+{
+    memset(out, 0, NDIS_OFFLOAD_SIZE_REV3);
+    out[0] = NDIS_OBJECT_TYPE_OFFLOAD;
+    out[1] = NDIS_OFFLOAD_REVISION_3;
+    put_le16(out + 2, NDIS_OFFLOAD_SIZE_REV3);
+    if (!d->offload_capable)
+        return;
+    uint32_t csum = NDIS_CSUM_CAP_IP4OPT | NDIS_CSUM_CAP_TCPOPT | NDIS_CSUM_CAP_TCP | NDIS_CSUM_CAP_UDP;
+    put_le32(out + NDIS_OFFLOAD_CSUM_IP4_TXENC, NDIS_OFFLOAD_ENCAP_8023);
+    put_le32(out + NDIS_OFFLOAD_CSUM_IP4_TXCSUM, csum);
+    put_le32(out + NDIS_OFFLOAD_CSUM_IP4_RXENC, NDIS_OFFLOAD_ENCAP_8023);
+    put_le32(out + NDIS_OFFLOAD_CSUM_IP4_RXCSUM, csum | NDIS_CSUM_CAP_IP4);
+    put_le32(out + NDIS_OFFLOAD_CSUM_IP6_TXENC, NDIS_OFFLOAD_ENCAP_8023);
+    put_le32(out + NDIS_OFFLOAD_CSUM_IP6_TXCSUM, csum);
+    put_le32(out + NDIS_OFFLOAD_CSUM_IP6_RXENC, NDIS_OFFLOAD_ENCAP_8023);
+    put_le32(out + NDIS_OFFLOAD_CSUM_IP6_RXCSUM, csum);
+    put_le32(out + NDIS_OFFLOAD_LSOV2_IP4_ENCAP, NDIS_OFFLOAD_ENCAP_8023);
+    put_le32(out + NDIS_OFFLOAD_LSOV2_IP4_MAXSZ, RNDIS_DEV_LSO_MAX);
+    put_le32(out + NDIS_OFFLOAD_LSOV2_IP4_MINSG, 2);
+    put_le32(out + NDIS_OFFLOAD_LSOV2_IP6_ENCAP, NDIS_OFFLOAD_ENCAP_8023);
+    put_le32(out + NDIS_OFFLOAD_LSOV2_IP6_MAXSZ, RNDIS_DEV_LSO_MAX);
+    put_le32(out + NDIS_OFFLOAD_LSOV2_IP6_MINSG, 2);
+    put_le32(out + NDIS_OFFLOAD_LSOV2_IP6_OPTS, NDIS_LSOV2_CAP_IP6EXT | NDIS_LSOV2_CAP_TCP6OPT);
+    out[NDIS_OFFLOAD_RSC_IP4] = d->rsc_capable;
+    out[NDIS_OFFLOAD_RSC_IP6] = d->rsc_capable;
+}
+
+/* The guest's OID_TCP_OFFLOAD_PARAMETERS (LEN bytes): what it wants of receive
+ * checksums and RSC (0 in a field means "no change").
+ * RSC: Linux 6.1 computes its parameters at probe before its LRO feature is on, so its
+ * first set always says "RSC disabled" although the device then runs with LRO on and
+ * it announced RSC in its NVSP NDIS config (v6.1). So the first set after RNDIS INIT
+ * leaves RSC as that announcement says unless it enables it; every later set (ethtool
+ * -K lro on/off, XDP) is followed as it is. */
+static void offload_params(struct rndis_dev *d, const uint8_t *p, uint32_t len)
+{
+    uint8_t tcp4 = p[NDIS_OFFLOAD_PARAMS_TCP4];
+    if (tcp4)
+        d->rx_csum = d->offload_capable && (tcp4 == NDIS_OFFLOAD_PARAM_TX_RX_ENABLED ||
+                                            tcp4 == NDIS_OFFLOAD_PARAM_RX_ENABLED_TX_DISABLED);
+    uint8_t rsc = len > NDIS_OFFLOAD_PARAMS_RSC4 ? p[NDIS_OFFLOAD_PARAMS_RSC4] : 0;
+    bool on = rsc == NDIS_OFFLOAD_PARAM_RSC_ENABLED;
+    if (d->offload_sets++ == 0)
+        d->rsc = on || d->guest_rsc_cap;
+    else if (rsc)
+        d->rsc = on;
+    d->rsc = d->rsc && d->offload_capable && d->rsc_capable;
 }
 
 static size_t query(struct rndis_dev *d, const struct rndis_msg *m, uint8_t *out, size_t cap)
@@ -30,12 +86,7 @@ static size_t query(struct rndis_dev *d, const struct rndis_msg *m, uint8_t *out
         len = 6;
         break;
     case RNDIS_OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES:
-        /* struct ndis_offload revision 3, every capability zero: no offloads */
-        memset(offload, 0, sizeof(offload));
-        offload[0] = NDIS_OBJECT_TYPE_OFFLOAD;
-        offload[1] = NDIS_OFFLOAD_REVISION_3;
-        offload[2] = NDIS_OFFLOAD_SIZE_REV3 & 0xFF;
-        offload[3] = NDIS_OFFLOAD_SIZE_REV3 >> 8;
+        offload_caps(d, offload);
         info = offload;
         len = sizeof(offload);
         break;
@@ -45,6 +96,49 @@ static size_t query(struct rndis_dev *d, const struct rndis_msg *m, uint8_t *out
         return rndis_build_query_complete(out, cap, m->req_id, RNDIS_STATUS_NOT_SUPPORTED, NULL, 0);
     }
     return rndis_build_query_complete(out, cap, m->req_id, RNDIS_STATUS_SUCCESS, info, len);
+}
+
+/* One little-endian u32 of an info buffer. */
+static uint32_t info_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* OID_GEN_RNDIS_CONFIG_PARAMETER: Linux's netvsc sets "NetworkAddress" to change the
+ * MAC (ip link set ... address): struct rndis_config_parameter_info (name offset,
+ * name length, type, value offset, value length; offsets from the info's start), the
+ * name and the value (12 hex digits) in UTF-16LE. The port's own MAC, which spoofing
+ * protection checks, is not the device's to change (netvsp keeps it). */
+static uint32_t set_config_parameter(struct rndis_dev *d, const uint8_t *info, uint32_t len)
+{
+    static const char name[] = "NetworkAddress";
+    if (len < 20)
+        return RNDIS_STATUS_INVALID_LENGTH;
+    uint32_t noff = info_u32(info), nlen = info_u32(info + 4), type = info_u32(info + 8);
+    uint32_t voff = info_u32(info + 12), vlen = info_u32(info + 16);
+    if (noff > len || nlen > len - noff || voff > len || vlen > len - voff)
+        return RNDIS_STATUS_INVALID_DATA;
+    if (nlen != 2 * (sizeof(name) - 1))
+        return RNDIS_STATUS_NOT_SUPPORTED;
+    for (uint32_t i = 0; i < sizeof(name) - 1; i++) {
+        uint8_t lo = info[noff + 2 * i], hi = info[noff + 2 * i + 1];
+        if (hi || (lo | 0x20) != (name[i] | 0x20))
+            return RNDIS_STATUS_NOT_SUPPORTED;
+    }
+    if (type != 2 /* string */ || vlen != 24)
+        return RNDIS_STATUS_INVALID_DATA;
+    uint8_t mac[6] = { 0 };
+    for (uint32_t i = 0; i < 12; i++) {
+        uint8_t c = info[voff + 2 * i], hi = info[voff + 2 * i + 1];
+        int v = c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
+        if (hi || v < 0)
+            return RNDIS_STATUS_INVALID_DATA;
+        mac[i / 2] = (uint8_t)(mac[i / 2] << 4 | v);
+    }
+    if (mac[0] & 1)
+        return RNDIS_STATUS_INVALID_DATA; /* not a station address */
+    memcpy(d->mac, mac, 6);
+    return RNDIS_STATUS_SUCCESS;
 }
 
 static uint32_t set(struct rndis_dev *d, const struct rndis_msg *m)
@@ -57,15 +151,21 @@ static uint32_t set(struct rndis_dev *d, const struct rndis_msg *m)
         return RNDIS_STATUS_SUCCESS;
     case RNDIS_OID_TCP_OFFLOAD_PARAMETERS:
         /* ndis_offload_params: header type 0x80; 22 bytes (rev 2) or 28 (rev 3). The
-         * guest's probe fails unless this succeeds; with no offloads advertised it
-         * asks for none, so there is nothing to switch on. */
+         * guest's probe fails unless this succeeds. Transmit offloads need no
+         * switching: the guest marks each packet that uses one. */
         if (m->oid.info_len < NDIS_OFFLOAD_PARAMS_SIZE_REV2 || m->oid.info[0] != NDIS_OBJECT_TYPE_DEFAULT)
             return RNDIS_STATUS_INVALID_DATA;
+        offload_params(d, m->oid.info, m->oid.info_len);
         d->offload_params_set = true;
         return RNDIS_STATUS_SUCCESS;
+    case RNDIS_OID_GEN_RNDIS_CONFIG_PARAMETER:
+        return set_config_parameter(d, m->oid.info, m->oid.info_len);
+    case RNDIS_OID_OFFLOAD_ENCAPSULATION:
+        /* the frame format offloads apply to: 802.3 is the only one there is here */
+        return m->oid.info_len >= NDIS_OFFLOAD_ENCAPSULATION_SIZE ? RNDIS_STATUS_SUCCESS
+                                                                  : RNDIS_STATUS_INVALID_LENGTH;
     default:
-        /* RSS parameters, "NetworkAddress" config parameter (a MAC change from the
-         * guest is refused), multicast lists... */
+        /* RSS parameters, multicast lists... */
         return RNDIS_STATUS_NOT_SUPPORTED;
     }
 }
@@ -75,6 +175,8 @@ size_t rndis_dev_control(struct rndis_dev *d, const struct rndis_msg *m, uint8_t
     switch (m->type) {
     case RNDIS_MSG_INIT:
         d->initialized = true;
+        d->offload_sets = 0;
+        d->rsc = false;
         /* up to 8 packets per send section, each aligned to 8 bytes (as openvmm) */
         return rndis_build_init_complete(out, cap, m->req_id,
                                          m->init.major == 1 ? RNDIS_STATUS_SUCCESS

@@ -1,6 +1,7 @@
 /* The RNDIS device a netvsc guest talks to: answers INITIALIZE, the OID queries and
- * sets Linux 6.1 issues (reference 7b), KEEPALIVE and RESET. No offloads and no RSS
- * are offered, so the guest sends whole frames on a single queue.
+ * sets Linux 6.1 issues (reference 7b), KEEPALIVE and RESET. With offload_capable it
+ * offers TCP/UDP checksum offload and LSOv2 (IPv4 and IPv6) both ways; no RSS, so the
+ * guest uses a single queue.
  * Pure state machine: no I/O; netvsp.c moves the bytes. */
 #ifndef VIRIDIAN_VSP_RNDIS_DEV_H
 #define VIRIDIAN_VSP_RNDIS_DEV_H
@@ -20,7 +21,18 @@ struct rndis_dev {
     bool initialized;
     uint32_t packet_filter;     /* RNDIS_FILTER_*; 0 = the guest's interface is down */
     bool offload_params_set;
+    /* offloads: offered only when the host side can finish them (netvsp sets this when
+     * its backend takes a virtio_net_hdr); what the guest switched on */
+    bool offload_capable;
+    bool rsc_capable;           /* ... and can deliver coalesced (RSC) packets */
+    bool rx_csum;               /* the guest takes receive checksum results */
+    bool guest_rsc_cap;         /* NVSP NDIS config: the guest takes coalesced packets */
+    bool rsc;                   /* deliver large TCP segments as RSC fragment chains */
+    unsigned offload_sets;      /* OID_TCP_OFFLOAD_PARAMETERS sets since RNDIS INIT */
 };
+
+/* Largest large-send frame offered (LSOv2 max size); netvsp's buffers take it. */
+#define RNDIS_DEV_LSO_MAX 62780
 
 /* Defaults: MTU 1500, 10 Gbit/s, link up, MAC as given. */
 void rndis_dev_init(struct rndis_dev *d, const uint8_t mac[6]);

@@ -3,7 +3,7 @@
 # non-zero status, no crash. Input is checked before the host, so these run anywhere.
 # Also the host check: on a host whose KVM cannot run ring-0 code (no vmx/svm in
 # /proc/cpuinfo, e.g. this project's kvm_pvm machines) viridian must say so in one line.
-# Cost: a few seconds.
+# NIC settings and an unknown switch too. Cost: a few seconds.
 source "$(dirname "$0")/../lib.sh"
 new_tmpdir
 
@@ -63,3 +63,10 @@ else
     expect host-check/pvm 3 "cannot run an unmodified guest kernel.*INT3.*VT-x or AMD-V.*tools/lab" -- host-check
     expect run-input/pvm-host 3 "cannot run an unmodified guest kernel" -- run --kernel "$kernel" --memory 256M
 fi
+
+# NICs: bad settings, and a switch nobody created (checked before the host, like files)
+expect run-input/nic-bad-mac 2 "not a unicast MAC" -- run --kernel "$kernel" --nic switch=s,mac=01:02:03:04:05:06
+expect run-input/nic-bad-vlan 2 "VLAN ID from 1 to 4094" -- run --kernel "$kernel" --nic switch=s,vlan=5000
+expect run-input/nic-no-switch 2 "needs switch=NAME" -- run --kernel "$kernel" --nic vlan=5
+VIRIDIAN_STATE_DIR=$TEST_TMP/state expect run-input/nic-unknown-switch 2 "switch=nosuch: no switch named 'nosuch'" \
+    -- run --kernel "$kernel" --nic switch=nosuch

@@ -211,7 +211,9 @@ void ng_probe(struct ng *f)
 uint32_t oid(struct ng *f, uint32_t type, uint32_t req, uint32_t oidv, const void *info,
                     uint32_t ilen, uint8_t *reply)
 {
-    uint8_t b[64] = { 0 };
+    uint8_t b[256] = { 0 };
+    if (ilen > sizeof(b) - 28)
+        return 0xFFFFFFFF;
     put32(b, type);
     put32(b + 4, 28 + ilen);
     put32(b + 8, req);

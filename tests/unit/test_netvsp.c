@@ -259,3 +259,40 @@ TEST(netvsp_access_vlan_and_spoofing_allowed)
     }
     ng_free(&f);
 }
+
+/* The guest changes its MAC ("NetworkAddress", as `ip link set address` does): the
+ * device takes it (frames to it are delivered), but with spoofing protection on, the
+ * port still lets out only frames from the MAC it was given. */
+TEST(netvsp_guest_mac_change_and_spoofing_protection)
+{
+    struct ng f;
+    ng_setup(&f, NULL);
+    ng_probe(&f);
+    uint8_t r[300], raw[512], fr[200], pkt[300], info[20 + 28 + 24] = { 0 };
+    uint32_t filter = 0x0D;
+    CHECK_EQ(oid(&f, RNDIS_MSG_SET, 2, RNDIS_OID_GEN_CURRENT_PACKET_FILTER, &filter, 4, r), 0);
+    uint32_t hdr[5] = { 20, 28, 2, 48, 24 };
+    memcpy(info, hdr, sizeof(hdr));
+    for (int i = 0; i < 14; i++)
+        info[20 + 2 * i] = (uint8_t)"NetworkAddress"[i];
+    for (int i = 0; i < 12; i++)
+        info[48 + 2 * i] = (uint8_t)"020000000077"[i];
+    CHECK_EQ(oid(&f, RNDIS_MSG_SET, 3, RNDIS_OID_GEN_RNDIS_CONFIG_PARAMETER, info, sizeof(info), r), 0);
+    static const uint8_t newmac[6] = { 0x02, 0, 0, 0, 0, 0x77 };
+    CHECK(!memcmp(f.n.rndis.mac, newmac, 6));
+    CHECK(!memcmp(f.n.mac, MAC, 6));
+    static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    eth_frame(fr, bcast, 60);
+    memcpy(fr + 6, newmac, 6);
+    size_t pl = rndis_build_packet(pkt, sizeof(pkt), fr, 60, NULL);
+    uint64_t t = send_rndis_section(&f, 0, pkt, (uint32_t)pl, NVSP_CHANNEL_TYPE_DATA);
+    expect_comp(&f, raw, t, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+    CHECK_EQ(f.n.stats.tx_spoofed, 1);
+    CHECK_EQ(f.sent_count, 0);
+    /* to the new MAC: delivered; to the old one: filtered */
+    eth_frame(fr, newmac, 60);
+    CHECK_EQ(netvsp_deliver_frame(&f.n, fr, 60), 0);
+    eth_frame(fr, MAC, 60);
+    CHECK_EQ(netvsp_deliver_frame(&f.n, fr, 60), -EPERM);
+    ng_free(&f);
+}

@@ -73,7 +73,7 @@ TEST(rndis_dev_linux_probe_sequence)
     ask(&d, RNDIS_MSG_SET, RNDIS_OID_GEN_CURRENT_PACKET_FILTER, &filter, 3, out);
     CHECK_EQ(get32(out + 12), RNDIS_STATUS_INVALID_LENGTH);
     ask(&d, RNDIS_MSG_SET, RNDIS_OID_GEN_RNDIS_CONFIG_PARAMETER, &filter, 4, out);
-    CHECK_EQ(get32(out + 12), RNDIS_STATUS_NOT_SUPPORTED);
+    CHECK_EQ(get32(out + 12), RNDIS_STATUS_INVALID_LENGTH);
     /* every request is answered, even with a tiny buffer nothing overflows */
     struct rndis_msg ka = { .type = RNDIS_MSG_KEEPALIVE, .req_id = 5 };
     CHECK_EQ(rndis_dev_control(&d, &ka, out, sizeof(out)), 16);
@@ -114,4 +114,40 @@ TEST(rndis_dev_link_and_filter)
     CHECK(!rndis_dev_accepts(&d, mcast));
     d.packet_filter = RNDIS_FILTER_PROMISCUOUS;
     CHECK(rndis_dev_accepts(&d, other));
+}
+
+/* Linux's rndis_filter_set_device_mac layout: 20-byte header, "NetworkAddress" and 12
+ * lower-case hex digits, both UTF-16LE. */
+static uint32_t set_network_address(struct rndis_dev *d, const char *pname, const char *value,
+                                    uint32_t value_off_delta)
+{
+    uint8_t info[128] = { 0 }, out[64];
+    uint32_t nlen = (uint32_t)strlen(pname) * 2, vlen = (uint32_t)strlen(value) * 2;
+    uint32_t hdr[5] = { 20, nlen, 2, 20 + nlen + value_off_delta, vlen };
+    memcpy(info, hdr, sizeof(hdr));
+    for (size_t i = 0; pname[i]; i++)
+        info[20 + 2 * i] = (uint8_t)pname[i];
+    for (size_t i = 0; value[i]; i++)
+        info[20 + nlen + 2 * i] = (uint8_t)value[i];
+    ask(d, RNDIS_MSG_SET, RNDIS_OID_GEN_RNDIS_CONFIG_PARAMETER, info, 20 + nlen + vlen, out);
+    return get32(out + 12);
+}
+
+TEST(rndis_dev_guest_changes_its_mac)
+{
+    static const uint8_t mac[6] = { 0x00, 0x15, 0x5d, 0x00, 0x00, 0x04 };
+    static const uint8_t newmac[6] = { 0x02, 0x00, 0x00, 0xab, 0xcd, 0xef };
+    struct rndis_dev d;
+    rndis_dev_init(&d, mac);
+    d.packet_filter = RNDIS_FILTER_DIRECTED;
+    CHECK_EQ(set_network_address(&d, "NetworkAddress", "020000abcdef", 0), RNDIS_STATUS_SUCCESS);
+    CHECK(!memcmp(d.mac, newmac, 6));
+    CHECK(rndis_dev_accepts(&d, newmac));
+    CHECK(!rndis_dev_accepts(&d, mac));
+    /* refused, the MAC unchanged: multicast, not hex, another parameter, bad offsets */
+    CHECK_EQ(set_network_address(&d, "NetworkAddress", "010000000001", 0), RNDIS_STATUS_INVALID_DATA);
+    CHECK_EQ(set_network_address(&d, "NetworkAddress", "02000g000001", 0), RNDIS_STATUS_INVALID_DATA);
+    CHECK_EQ(set_network_address(&d, "NetworkAddresz", "020000000001", 0), RNDIS_STATUS_NOT_SUPPORTED);
+    CHECK_EQ(set_network_address(&d, "NetworkAddress", "020000000001", 60), RNDIS_STATUS_INVALID_DATA);
+    CHECK(!memcmp(d.mac, newmac, 6));
 }

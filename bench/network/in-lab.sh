@@ -1,0 +1,105 @@
+# Inside-the-lab half of bench/network/run (busybox sh). One internal switch "nbench"
+# (a bridge; the lab host is 192.0.2.1 on it, with an iperf3 server); Viridian's NIC is
+# its own TAP port on it (--nic switch=nbench), QEMU's virtio-net uses a TAP "qtap0"
+# made with tunctl and added to the same bridge (userspace virtio-net, no vhost: both
+# VMMs move every frame through their own process). The same guest script
+# (bench/network/guest.sh) runs under each VMM, RUNS times alternating; around each of
+# its phases this script reads the exit counters: KVM's own (debugfs, every exit of the
+# lab's only VM) and, for Viridian, the exits that reached its user space.
+. /lab/inlab.sh
+RUNS=${RUNS:-1}
+export VIRIDIAN_STATE_DIR=/tmp/viridian-state
+modprobe tun 2>/dev/null
+modprobe bridge 2>/dev/null
+viridian switch create nbench --type internal > /dev/null || { echo "bench: cannot create the switch"; exit 1; }
+ip addr add 192.0.2.1/24 dev nbench && ip link set nbench up || { echo "bench: no host address"; exit 1; }
+{ tunctl -t qtap0 > /dev/null && brctl addif nbench qtap0 && ip link set qtap0 up; } ||
+    { echo "bench: cannot make QEMU's TAP"; exit 1; }
+iperf3 -s -D -B 192.0.2.1 || { echo "bench: iperf3 server did not start"; exit 1; }
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+{ echo "SECS=${SECS:-10} PINGS=${PINGS:-300}"; cat /bench/guest.sh; } > /tmp/guest.sh
+
+kvm_exits() { cat /sys/kernel/debug/kvm/exits 2>/dev/null || echo 0; }
+vmm_exits() {
+    viridian vm status nbench --json 2>/dev/null | tr -d ' \n' |
+        sed -n 's/.*"exits":{\([^}]*\)}.*/\1/p' | tr ',' '\n' | sed 's/.*://' |
+        awk '{ s += $1 } END { print s + 0 }'
+}
+# wait_line FILE TEXT PID: until FILE has a line with TEXT; fails when PID has ended
+wait_line() {
+    while ! grep -q "$2" "$1" 2>/dev/null; do
+        kill -0 "$3" 2>/dev/null || return 1
+        usleep 100000
+    done
+}
+
+VMMS=${VMMS:-qemu viridian}
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+
+run_one() {
+    vmm=$1
+    rm -f /tmp/out
+    : > /tmp/out
+    case $vmm in
+        viridian*) # viridian-none / viridian-norsc: VIRIDIAN_NET_OFFLOADS for comparison
+            ( off=${vmm#viridian}; export VIRIDIAN_NET_OFFLOADS=${off#-}
+              guest_run viridian /tmp/out 600 /tmp/guest.sh --name nbench --nic switch=nbench ) & ;;
+        qemu) guest_run qemu /tmp/out 600 /tmp/guest.sh -netdev tap,id=n0,ifname=qtap0,script=no,downscript=no \
+                  -device virtio-net-pci,netdev=n0,romfile= & ;;
+    esac
+    pid=$!
+    echo "bench: $vmm started"
+    tailpid=
+    if [ "${DEBUG:-0}" = 1 ]; then tail -f /tmp/out & tailpid=$!; fi
+    for ph in g2h h2g rr; do
+        wait_line /tmp/out "PHASE $ph start" $pid || break
+        k0=$(kvm_exits) v0=$(vmm_exits)
+        wait_line /tmp/out "PHASE $ph end" $pid || break
+        k1=$(kvm_exits) v1=$(vmm_exits)
+        [ $ph = g2h ] && viridian vm status nbench --json 2>/dev/null | tr -d ' \n' |
+            sed -n 's/.*"nics":{"0":{\([^}]*\)}.*/bench: viridian NIC after g2h: \1\n/p' | tr ',' ' '
+        echo "bench: $vmm $ph done"
+        echo "$vmm exits-$ph $((k1 - k0)) $((v1 - v0))" >> /tmp/results
+    done
+    wait $pid
+    rc=$?
+    [ -n "$tailpid" ] && kill $tailpid
+    grep -q "^RESULT rr " /tmp/out || { echo "$vmm failed (exit $rc):"; tail -n 60 /tmp/out; exit 1; }
+    tr -d '\r' < /tmp/out | sed -n "s/^RESULT /$vmm /p" | tee -a /tmp/results
+}
+
+i=1
+while [ $i -le $RUNS ]; do
+    for vmm in $VMMS; do run_one $vmm; done
+    i=$((i + 1))
+done
+
+# med VMM NAME [FIELD]: median of a result over the runs
+med() { awk -v v="$1" -v n="$2" -v f="${3:-3}" '$1 == v && $2 == n { print $f }' /tmp/results | tr '\n' ' ' | median; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "nan" }'; }
+for vmm in $VMMS; do
+    case $vmm in viridian*) ;; *) continue ;; esac
+    sfx=${vmm#viridian}
+    for n in g2h h2g rr; do
+        q=$(med qemu $n) v=$(med $vmm $n)
+        unit=Kbit/s
+        [ $n = rr ] && unit="us average round trip (ping -A)"
+        echo "median $n$sfx qemu $q $vmm $v $unit"
+    done
+    echo "ratio g2h$sfx $(ratio "$(med $vmm g2h)" "$(med qemu g2h)")"
+    echo "ratio h2g$sfx $(ratio "$(med $vmm h2g)" "$(med qemu h2g)")"
+    echo "ratio rr$sfx $(ratio "$(med qemu rr)" "$(med $vmm rr)")"
+done
+# exits per packet: packets = bytes moved / 1448 (full-size TCP segments) for the
+# streams, 2 per ping for rr
+for n in g2h h2g rr; do
+    for vmm in $VMMS; do
+        k=$(med $vmm exits-$n 3) u=$(med $vmm exits-$n 4)
+        if [ $n = rr ]; then p=$(med $vmm rr-packets); else p=$(med $vmm $n-bytes | awk '{ printf "%d", $1 / 1448 }'); fi
+        awk -v vmm=$vmm -v n=$n -v k="$k" -v u="$u" -v p="$p" 'BEGIN {
+            if (p <= 0) { printf "exits-per-packet %s %s: no packets\n", n, vmm; exit }
+            printf "exits-per-packet %s %s kvm %.3f", n, vmm, k / p
+            if (vmm != "qemu") printf " vmm %.3f", u / p
+            printf " (%d packets)\n", p }'
+    done
+done
