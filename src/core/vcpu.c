@@ -92,12 +92,38 @@ static void vcpu_handle_mmio(struct vcpu *v)
     io_bus_access(&v->vm->mmio, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data, len);
 }
 
+/* One line with the vCPU state a post-mortem needs (where it was, its page tables and
+ * descriptor tables, the event KVM was delivering): a triple fault or a failed entry
+ * otherwise leaves nothing to go on. (After a triple fault on AMD, KVM has already
+ * re-initialised the vCPU, so there the line shows the reset state.) */
+static void vcpu_log_state(struct vcpu *v, const char *what)
+{
+    struct kvm_regs r;
+    struct kvm_sregs s;
+    struct kvm_vcpu_events e;
+    if (ioctl(v->fd, KVM_GET_REGS, &r) || ioctl(v->fd, KVM_GET_SREGS, &s)) {
+        vlog_warn("vCPU %d: %s (state unavailable: %s)", v->index, what, strerror(errno));
+        return;
+    }
+    memset(&e, 0, sizeof(e));
+    (void)ioctl(v->fd, KVM_GET_VCPU_EVENTS, &e);
+    vlog_warn("vCPU %d: %s: rip=%#llx rsp=%#llx rflags=%#llx cs=%#x cr0=%#llx cr2=%#llx "
+              "cr3=%#llx cr4=%#llx efer=%#llx idt=%#llx/%#x gdt=%#llx/%#x "
+              "exception=%s%u(%#x) nmi=%u interrupt=%s%u",
+              v->index, what, (unsigned long long)r.rip, (unsigned long long)r.rsp,
+              (unsigned long long)r.rflags, s.cs.selector, (unsigned long long)s.cr0,
+              (unsigned long long)s.cr2, (unsigned long long)s.cr3, (unsigned long long)s.cr4,
+              (unsigned long long)s.efer, (unsigned long long)s.idt.base, s.idt.limit,
+              (unsigned long long)s.gdt.base, s.gdt.limit,
+              e.exception.injected || e.exception.pending ? "" : "none/", e.exception.nr,
+              e.exception.error_code, e.nmi.injected, e.interrupt.injected ? "" : "none/",
+              e.interrupt.nr);
+}
+
 static void vcpu_guest_error(struct vcpu *v, const char *what)
 {
     struct vm *vm = v->vm;
-    struct kvm_regs regs;
-    if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
-        vlog_debug("vCPU %d: %s at rip=0x%llx", v->index, what, (unsigned long long)regs.rip);
+    vcpu_log_state(v, what);
     if (atomic_load(&vm->stop_reason) == VM_RUNNING)
         snprintf(vm->error, sizeof(vm->error), "vCPU %d: %s", v->index, what);
     vm_request_stop(vm, VM_STOP_GUEST_ERROR);
@@ -159,6 +185,7 @@ static void *vcpu_thread(void *arg)
             vcpu_count_exit(v, EXIT_OTHER);
             break;
         case KVM_EXIT_SHUTDOWN:
+            vcpu_log_state(v, "triple fault");
             vm_request_stop(vm, VM_STOP_TRIPLE_FAULT);
             break;
         case KVM_EXIT_SYSTEM_EVENT:
