@@ -286,11 +286,20 @@ int disk_discard(struct disk *d, uint64_t off, uint64_t len)
     return d->fmt->discard ? d->fmt->discard(d, off, len) : 0;
 }
 
+int disk_flush_failed(struct disk *d, int rc)
+{
+    if (rc && rc != -ENOSPC && rc != -EDQUOT && !d->flush_error)
+        d->flush_error = rc;
+    return rc;
+}
+
 int disk_flush(struct disk *d)
 {
     if (d->flags & DISK_OPEN_RDONLY)
         return 0;
-    return d->fmt->flush(d);
+    if (d->flush_error)
+        return d->flush_error;
+    return disk_flush_failed(d, d->fmt->flush(d));
 }
 
 int disk_extent(struct disk *d, uint64_t off, uint64_t len, uint64_t *extent_len)

@@ -723,8 +723,13 @@ TEST(storvsp_hot_add_remove)
 static _Atomic int fake_errno;
 static uint8_t fake_data[1u << 20];
 
+static _Atomic int fake_read_errno, fake_flush_errno;
+
 static int fake_rw(struct disk *d, uint64_t off, void *buf, size_t len)
 {
+    int e = atomic_load(&fake_read_errno);
+    if (e)
+        return -e;
     memcpy(buf, fake_data + off, len);
     return 0;
 }
@@ -740,7 +745,7 @@ static int fake_write(struct disk *d, uint64_t off, const void *buf, size_t len)
 
 static int fake_flush(struct disk *d)
 {
-    return 0;
+    return -atomic_exchange(&fake_flush_errno, 0); /* fails once when told */
 }
 
 static const struct disk_format fake_fmt = { .name = "fake", .read = fake_rw,
@@ -859,5 +864,43 @@ TEST(storvsp_completions_wait_for_ring_space)
         got++;
     }
     CHECK_EQ(got, 120);
+    sv_free(&s);
+}
+
+/* Backend errors through the asynchronous path: a failed read is MEDIUM ERROR /
+ * unrecovered read error (11/00), a failed flush MEDIUM ERROR / write error (0C/00), and
+ * a flush that failed keeps failing (the data it lost is never called durable), while
+ * reads go on working. */
+TEST(storvsp_backend_errors_become_medium_errors)
+{
+    struct sv s;
+    struct vstor_packet r;
+    static struct disk fake = { .fmt = &fake_fmt, .path = (char *)"fake",
+                                .info = { .virtual_size = sizeof(fake_data),
+                                          .logical_sector_size = 512,
+                                          .physical_sector_size = 512 } };
+    sv_setup(&s, true);
+    CHECK_EQ(storvsp_attach_disk(s.c, 9, &fake, 0), 0);
+    static const uint8_t rd[10] = { 0x28, 0, 0, 0, 0, 8, 0, 0, 1, 0 };
+    static const uint8_t sync[10] = { 0x35 };
+
+    atomic_store(&fake_read_errno, EIO);
+    srb(&s, 9, rd, 10, VSTOR_READ_TYPE, 0, 512, &r);
+    check_sense(&r, SENSE_MEDIUM_ERROR, 0x11);
+    atomic_store(&fake_read_errno, 0);
+    srb(&s, 9, rd, 10, VSTOR_READ_TYPE, 0, 512, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    CHECK_EQ(r.vm_srb.data_transfer_length, 512);
+
+    srb(&s, 9, sync, 10, VSTOR_UNKNOWN_TYPE, 0, 0, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    atomic_store(&fake_flush_errno, EIO);
+    srb(&s, 9, sync, 10, VSTOR_UNKNOWN_TYPE, 0, 0, &r);
+    check_sense(&r, SENSE_MEDIUM_ERROR, 0x0C);
+    CHECK_EQ(atomic_load(&fake_flush_errno), 0); /* the backend would succeed now */
+    srb(&s, 9, sync, 10, VSTOR_UNKNOWN_TYPE, 0, 0, &r);
+    check_sense(&r, SENSE_MEDIUM_ERROR, 0x0C);
+    srb(&s, 9, rd, 10, VSTOR_READ_TYPE, 0, 512, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
     sv_free(&s);
 }
