@@ -2,6 +2,7 @@
  * (reference §7a); SRBs run on the channel's worker (storvsp_io.c). */
 #include "vsp/storvsp.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -329,6 +330,32 @@ void storvsp_retry_now(struct storvsp *c)
     }
 }
 
+void storvsp_get_stats(struct storvsp *c, struct storvsp_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    for (unsigned i = 0; i <= c->max_subchannels; i++) {
+        struct storvsp_queue *q = &c->queues[i];
+        st->async += atomic_load(&q->n_async);
+        st->sync += atomic_load(&q->n_sync);
+        st->inflight += atomic_load(&q->inflight);
+        unsigned m = atomic_load(&q->max_inflight);
+        if (m > st->max_inflight)
+            st->max_inflight = m;
+    }
+    for (unsigned i = 0; i < STORVSP_MAX_LUNS; i++) {
+        pthread_mutex_lock(&c->lun_lock[i]);
+        struct scsi_disk *sd = c->luns[i];
+        if (sd && sd->aio) {
+            struct disk_aio_stats a;
+            scsi_aio_get_stats(sd->aio, &a);
+            st->fast += a.fast;
+            st->zero += a.zero;
+            st->slow += a.slow;
+        }
+        pthread_mutex_unlock(&c->lun_lock[i]);
+    }
+}
+
 const struct vmbus_device_desc *storvsp_desc(struct storvsp *c)
 {
     return &c->desc;
@@ -340,6 +367,15 @@ void storvsp_stop(struct storvsp *c)
         return;
     for (unsigned i = 0; i <= c->max_subchannels; i++)
         storvsp_queue_stop(&c->queues[i]);
+    if (vlog_debug_enabled()) {
+        struct storvsp_stats st;
+        storvsp_get_stats(c, &st);
+        vlog_debug("storvsp%u: %llu SRBs on the guest's pages (io_uring %llu, zeroes %llu, "
+                   "worker %llu), %llu through a buffer, at most %u in flight on a channel",
+                   c->index, (unsigned long long)st.async, (unsigned long long)st.fast,
+                   (unsigned long long)st.zero, (unsigned long long)st.slow,
+                   (unsigned long long)st.sync, st.max_inflight);
+    }
     /* no worker submits any more; what is in flight completes into the channels */
     for (unsigned i = 0; i < STORVSP_MAX_LUNS; i++)
         stop_engine(c, i);

@@ -1,6 +1,7 @@
 /* Storage VSP I/O: per-channel worker threads that execute SRBs and complete them
  * (see storvsp_priv.h for the threading rules). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -150,6 +151,7 @@ static void io_done(void *cookie, int rc)
     }
     struct scsi_cmd cmd = { 0 };
     scsi_io_done(&cmd, &r->io, rc);
+    atomic_fetch_sub(&q->inflight, 1);
     if (cmd.no_space && q->c->space_hook) {
         /* host disk full: the worker runs it again the synchronous way, which holds it
          * (VM paused) until there is space */
@@ -179,9 +181,16 @@ static bool start_io(struct scsi_disk *sd, struct storvsp_queue *q, struct storv
     r->q = q;
     r->aio = sd->aio;
     r->flushing = false;
+    unsigned n = atomic_fetch_add(&q->inflight, 1) + 1;
     int rc = scsi_aio_submit(sd->aio, &a);
-    if (rc == 0)
+    if (rc == 0) {
+        atomic_fetch_add(&q->n_async, 1);
+        unsigned m = atomic_load(&q->max_inflight);
+        while (n > m && !atomic_compare_exchange_weak(&q->max_inflight, &m, n))
+            ;
         return true;
+    }
+    atomic_fetch_sub(&q->inflight, 1);
     vlog_debug("storvsp%u: could not submit I/O (%d)", q->c->index, rc);
     scsi_io_done(cmd, &r->io, rc);
     return false;
@@ -271,6 +280,7 @@ void storvsp_execute_srb(struct storvsp *c, struct storvsp_queue *q, struct stor
             return;
         }
     }
+    atomic_fetch_add(&q->n_sync, 1);
     run_sync(c, q, r, cdb, niov, &cmd);
     complete(q, r);
 }

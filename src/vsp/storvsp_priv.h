@@ -66,6 +66,9 @@ struct storvsp_queue {
     /* worker */
     pthread_t thread;
     bool started;
+    /* counters (atomic: the worker and the engines' reapers) */
+    _Atomic unsigned inflight, max_inflight;
+    _Atomic uint64_t n_async, n_sync;
     uint8_t *bounce;                 /* STORVSP_MAX_TRANSFER bytes */
     struct iovec *iov;               /* STORVSP_MAX_CHUNKS each: the guest pages of */
     struct vmbus_gpa_chunk *chunks;  /*   the SRB being started */
