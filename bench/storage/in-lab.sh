@@ -44,8 +44,8 @@ while [ $i -le $RUNS ]; do
             qemu) guest_run qemu /tmp/out 1200 /tmp/guest.sh -drive file=$IMG,format=raw,if=virtio ;;
         esac
         rc=$?
-        grep -q "^RESULT " /tmp/out || { echo "$vmm failed (exit $rc): $(tail -n 5 /tmp/out | tr '\n' '|')"; exit 1; }
-        tr -d '\r' < /tmp/out | sed -n "s/^RESULT /$vmm /p" | tee -a /tmp/results
+        grep -q "RESULT " /tmp/out || { echo "$vmm failed (exit $rc): $(tail -n 5 /tmp/out | tr '\n' '|')"; exit 1; }
+        tr -d "\r" < /tmp/out | grep -o "RESULT .*" | sed "s/^RESULT /$vmm /" | tee -a /tmp/results
     done
     i=$((i + 1))
 done
