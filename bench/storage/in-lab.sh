@@ -7,24 +7,52 @@ IMG=/work/bench.img
 dd if=/dev/zero of=$IMG bs=1M count=256 2>/dev/null
 cp /bench/guest.sh /tmp/guest.sh
 
+# The viridian VM's exits so far (all kinds), from `viridian vm status`.
+exits() { viridian vm status bench 2>/dev/null | awk -F': ' '/^exits\./ { s += $2 } END { print s + 0 }'; }
+wait_line() {
+    for _i in $(seq $(( $3 * 10 ))); do grep -qF -- "$2" "$1" 2>/dev/null && return 0; usleep 100000; done
+    return 1
+}
+# Runs the guest under viridian in the background and takes the exit count at each
+# BEGIN/END line: "PATTERN EXITS IOS" lines in /tmp/exits.
+viridian_run() {
+    : > /tmp/out
+    guest_run viridian /tmp/out 1200 /tmp/guest.sh --name bench --disk $IMG &
+    _pid=$!
+    for _p in "seqwrite 64" "seqread 64" "randwrite 1000" "randread 1000" "randwrite 4000 32" "randread 4000 32"; do
+        set -- $_p
+        _name=$1
+        [ -n "${3:-}" ] && _name=$1-qd$3
+        _b=$(awk -v p=$1 -v n=$2 -v q="${3:-}" 'BEGIN { printf "BEGIN %s %s %s", p, (p ~ /^seq/ ? 1048576 : 4096), n; if (q != "") printf " %s", q }')
+        _e=$(echo "$_b" | sed 's/^BEGIN/END/')
+        wait_line /tmp/out "$_b" 600 || break
+        _e0=$(exits)
+        wait_line /tmp/out "$_e" 600 || break
+        _e1=$(exits)
+        echo "$_name $((_e1 - _e0)) $2" >> /tmp/exits
+    done
+    wait $_pid
+}
+
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
 
 i=1
 while [ $i -le $RUNS ]; do
     for vmm in qemu viridian; do
         case $vmm in
-            viridian) guest_run viridian /tmp/out 1200 /tmp/guest.sh --disk $IMG ;;
+            viridian) viridian_run ;;
             qemu) guest_run qemu /tmp/out 1200 /tmp/guest.sh -drive file=$IMG,format=raw,if=virtio ;;
         esac
         rc=$?
-        grep -q "^RESULT " /tmp/out || { echo "$vmm failed (exit $rc): $(tail -n 5 /tmp/out | tr '\n' '|')"; exit 1; }
-        tr -d '\r' < /tmp/out | sed -n "s/^RESULT /$vmm /p" | tee -a /tmp/results
+        grep -q "RESULT " /tmp/out || { echo "$vmm failed (exit $rc): $(tail -n 5 /tmp/out | tr '\n' '|')"; exit 1; }
+        tr -d "\r" < /tmp/out | grep -o "RESULT .*" | sed "s/^RESULT /$vmm /" | tee -a /tmp/results
     done
     i=$((i + 1))
 done
-for p in seqwrite seqread randwrite randread; do
+for p in seqwrite seqread randwrite randread randwrite-qd32 randread-qd32; do
     q=$(awk -v p=$p '$1 == "qemu" && $2 == p {print $3}' /tmp/results | tr '\n' ' ' | median)
     v=$(awk -v p=$p '$1 == "viridian" && $2 == p {print $3}' /tmp/results | tr '\n' ' ' | median)
     echo "median $p qemu $q viridian $v bytes/s"
     echo "ratio $p $(awk -v q="$q" -v v="$v" 'BEGIN { if (q > 0) printf "%.2f", v / q; else print "nan" }')"
+    awk -v p=$p '$1 == p { e += $2; n += $3 } END { if (n) printf "exits %s %.2f per I/O (viridian, %d exits / %d I/Os)\n", p, e / n, e, n }' /tmp/exits 2>/dev/null
 done

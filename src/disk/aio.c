@@ -165,7 +165,7 @@ static int do_flush(struct disk_aio *a)
     pthread_rwlock_unlock(&a->meta);
     if (rc == 0 && done != a->synced_writes && !(a->d->flags & DISK_OPEN_UNSAFE)) {
         if (fdatasync(a->d->fd) < 0)
-            rc = -errno;
+            rc = disk_flush_failed(a->d, -errno);
         else
             a->synced_writes = done;
     }

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -95,11 +97,17 @@ int disk_open(const char *path, enum disk_format_id fmt, unsigned flags,
         set_err(err, "%s: %s", path, strerror(errno));
         return rc;
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        set_err(err, "%s: not a regular file", path);
+    /* A block device serves as an image too (a pass-through disk, as Hyper-V offers;
+     * or a device-mapper target in the fault tests): its size comes from the kernel. */
+    uint64_t fsize = 0;
+    if (fstat(fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) ||
+        (S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, &fsize) < 0)) {
+        set_err(err, "%s: not a regular file or block device", path);
         close(fd);
         return -EINVAL;
     }
+    if (S_ISREG(st.st_mode))
+        fsize = (uint64_t)st.st_size;
 
     for (int i = 0; i < open_depth; i++) {
         if (open_stack[i].dev == st.st_dev && open_stack[i].ino == st.st_ino) {
@@ -119,7 +127,7 @@ int disk_open(const char *path, enum disk_format_id fmt, unsigned flags,
         f = format_by_id(fmt);
     } else {
         for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]) && !f; i++)
-            if (formats[i] && formats[i]->probe(fd, (uint64_t)st.st_size))
+            if (formats[i] && formats[i]->probe(fd, fsize))
                 f = formats[i];
     }
     /* Nothing recognised the content, but the name promises a format: let that
@@ -151,8 +159,8 @@ int disk_open(const char *path, enum disk_format_id fmt, unsigned flags,
     d->fd = fd;
     d->flags = flags;
     d->info.format = f->id;
-    d->info.file_size = (uint64_t)st.st_size;
-    d->info.allocated_bytes = (uint64_t)st.st_blocks * 512;
+    d->info.file_size = fsize;
+    d->info.allocated_bytes = S_ISBLK(st.st_mode) ? fsize : (uint64_t)st.st_blocks * 512;
     open_stack[open_depth].dev = st.st_dev;
     open_stack[open_depth].ino = st.st_ino;
     open_depth++;
@@ -278,11 +286,20 @@ int disk_discard(struct disk *d, uint64_t off, uint64_t len)
     return d->fmt->discard ? d->fmt->discard(d, off, len) : 0;
 }
 
+int disk_flush_failed(struct disk *d, int rc)
+{
+    if (rc && rc != -ENOSPC && rc != -EDQUOT && !d->flush_error)
+        d->flush_error = rc;
+    return rc;
+}
+
 int disk_flush(struct disk *d)
 {
     if (d->flags & DISK_OPEN_RDONLY)
         return 0;
-    return d->fmt->flush(d);
+    if (d->flush_error)
+        return d->flush_error;
+    return disk_flush_failed(d, d->fmt->flush(d));
 }
 
 int disk_extent(struct disk *d, uint64_t off, uint64_t len, uint64_t *extent_len)

@@ -136,6 +136,7 @@ struct disk {
     struct disk *parent;            /* NULL unless differencing */
     void *priv;                     /* the format's own state */
     char err[DISK_ERR_LEN];
+    int flush_error;                /* see disk_flush() */
 };
 
 int disk_open(const char *path, enum disk_format_id fmt, unsigned flags,
@@ -147,8 +148,14 @@ int disk_create(const char *path, const struct disk_create_opts *opts,
 int disk_read(struct disk *d, uint64_t off, void *buf, size_t len);
 int disk_write(struct disk *d, uint64_t off, const void *buf, size_t len);
 int disk_discard(struct disk *d, uint64_t off, uint64_t len);
-/* Returns once data and metadata written so far are on stable storage. */
+/* Returns once data and metadata written so far are on stable storage. A failed flush
+ * means written data may never reach the file (the kernel reports a write-back error to
+ * one fdatasync only, then forgets it): every later flush fails with the same error, so
+ * the loss is never reported as durable. Not for ENOSPC/EDQUOT, which a caller may
+ * retry once there is room. disk_flush_failed() latches an error found elsewhere (a
+ * direct fdatasync of d->fd). */
 int disk_flush(struct disk *d);
+int disk_flush_failed(struct disk *d, int rc);
 int disk_extent(struct disk *d, uint64_t off, uint64_t len, uint64_t *extent_len);
 const char *disk_last_error(const struct disk *d);
 /* The format's map() (DISK_MAP_UNALLOCATED with *contig = len when it has none). The

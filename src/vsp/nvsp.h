@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmbus/gpa_direct.h"
 #include "vsp/netvsp_proto.h"
 
 /* A parsed guest->host NVSP message. Only the member for `type` is meaningful. */
@@ -40,15 +41,9 @@ int nvsp_version_supported(uint32_t ver);
 int nvsp_send_section(uint32_t section_index, uint32_t size, uint32_t section_bytes,
                       uint32_t sections, uint64_t *off);
 
-/* One piece of guest memory named by a GPA-direct packet, never crossing a page. */
-struct nvsp_gpa_chunk {
-    uint64_t gpa;
-    uint32_t len;
-};
-/* The page ranges of a VMBUS_PACKET_DATA_USING_GPA_DIRECT packet (RAW from the
- * descriptor on, RAW_LEN bytes), in order, split at page boundaries into at most MAX
- * chunks. Returns the number of chunks, *total gets the byte sum; -EINVAL for a
- * malformed header or range, -E2BIG for more than MAX chunks. */
+/* GPA-direct page ranges: the one parser in vmbus/gpa_direct.h, under the names netvsp
+ * has always used. */
+#define nvsp_gpa_chunk vmbus_gpa_chunk
 int nvsp_gpa_direct_chunks(const uint8_t *raw, size_t raw_len, struct nvsp_gpa_chunk *out,
                            size_t max, uint64_t *total);
 

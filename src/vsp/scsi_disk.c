@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "disk/disk.h"
+#include "vsp/scsi_aio.h"
 
 #define MAX_UNMAP_DESCS 256u
 #define MAX_UNMAP_BLOCKS 0x400000u
@@ -309,37 +310,115 @@ static bool writable(struct scsi_disk *sd, struct scsi_cmd *c)
     return true;
 }
 
-static void read_write(struct scsi_disk *sd, struct scsi_cmd *c, uint64_t lba, uint32_t n,
-                       bool write, bool fua)
+/* Disk I/O of the synchronous commands: through the target's engine when it has one
+ * (the engine must see every I/O on its disk), else straight to the disk library. */
+static int sd_io(struct scsi_disk *sd, enum disk_aio_op op, uint64_t off, void *buf,
+                 uint64_t len)
+{
+    if (sd->aio)
+        return scsi_aio_run(sd->aio, op, off, buf, len);
+    switch (op) {
+    case DISK_AIO_READ: return disk_read(sd->disk, off, buf, len);
+    case DISK_AIO_WRITE: return disk_write(sd->disk, off, buf, len);
+    case DISK_AIO_FLUSH: return disk_flush(sd->disk);
+    case DISK_AIO_DISCARD: return disk_discard(sd->disk, off, len);
+    }
+    return -EINVAL;
+}
+
+void scsi_io_done(struct scsi_cmd *c, const struct scsi_io *io, int rc)
+{
+    c->status = SCSI_STATUS_GOOD;
+    c->sense_len = 0;
+    c->xfer = 0;
+    c->no_space = false;
+    if (rc && io->op == SCSI_IO_READ)
+        scsi_set_sense(c, SENSE_MEDIUM_ERROR, ASC_UNRECOVERED_READ, 0);
+    else if (rc)
+        write_failed(c, rc);
+    else if (io->op != SCSI_IO_FLUSH)
+        c->xfer = io->bytes;
+}
+
+/* READ/WRITE of n blocks at lba: 1 with *io set, 0 with c complete. */
+static int decode_rw(struct scsi_disk *sd, struct scsi_cmd *c, uint64_t lba, uint32_t n,
+                     bool write, bool fua, struct scsi_io *io)
 {
     if (!lba_ok(sd, c, lba, n))
-        return;
+        return 0;
     if (write && !writable(sd, c))
-        return;
+        return 0;
     uint64_t bytes = (uint64_t)n * sd->block_size;
     if (bytes > c->buf_len || bytes > sd->max_xfer || (write && bytes && !c->data_out)) {
         scsi_invalid_field(c);
-        return;
+        return 0;
     }
     if (!n)
-        return;
-    uint64_t off = lba * sd->block_size;
+        return 0;
+    io->op = write ? SCSI_IO_WRITE : SCSI_IO_READ;
+    io->offset = lba * sd->block_size;
+    io->bytes = (uint32_t)bytes;
+    io->fua = write && fua;
+    return 1;
+}
+
+/* CDB length by group code (SPC-3 4.3.2); 0 = vendor/reserved. */
+static unsigned cdb_len_for(uint8_t op)
+{
+    static const uint8_t by_group[8] = { 6, 10, 10, 0, 16, 12, 0, 0 };
+    return by_group[op >> 5];
+}
+
+int scsi_disk_decode_io(struct scsi_disk *sd, struct scsi_cmd *c, struct scsi_io *io)
+{
+    const uint8_t *cdb = c->cdb;
+    uint8_t op = cdb[0];
+    if (!cdb_len_for(op) || c->cdb_len < cdb_len_for(op))
+        return -1;
+    c->status = SCSI_STATUS_GOOD;
+    c->sense_len = 0;
+    c->xfer = 0;
+    c->no_space = false;
+    memset(io, 0, sizeof(*io));
+    switch (op) {
+    case 0x08: case 0x0A: {
+        uint32_t n = cdb[4] ? cdb[4] : 256;
+        return decode_rw(sd, c, (uint32_t)(cdb[1] & 0x1F) << 16 | get_be16(cdb + 2), n,
+                         op == 0x0A, false, io);
+    }
+    case 0x28: case 0x2A:
+        return decode_rw(sd, c, get_be32(cdb + 2), get_be16(cdb + 7), op == 0x2A,
+                         cdb[1] & 0x08, io);
+    case 0xA8: case 0xAA:
+        return decode_rw(sd, c, get_be32(cdb + 2), get_be32(cdb + 6), op == 0xAA,
+                         cdb[1] & 0x08, io);
+    case 0x88: case 0x8A:
+        return decode_rw(sd, c, get_be64(cdb + 2), get_be32(cdb + 10), op == 0x8A,
+                         cdb[1] & 0x08, io);
+    case 0x35: case 0x91: /* SYNCHRONIZE CACHE(10)/(16): the whole cache, always */
+        if (sd->ro)
+            return 0;
+        io->op = SCSI_IO_FLUSH;
+        return 1;
+    default:
+        return -1;
+    }
+}
+
+/* A decoded command run here, on c->buf. */
+static void run_io(struct scsi_disk *sd, struct scsi_cmd *c, const struct scsi_io *io)
+{
     int rc;
-    if (write) {
-        rc = disk_write(sd->disk, off, c->buf, bytes);
-        if (!rc && fua)
-            rc = disk_flush(sd->disk);
-    } else
-        rc = disk_read(sd->disk, off, c->buf, bytes);
-    if (rc && write) {
-        write_failed(c, rc);
-        return;
+    if (io->op == SCSI_IO_FLUSH) {
+        rc = sd_io(sd, DISK_AIO_FLUSH, 0, NULL, 0);
+    } else if (io->op == SCSI_IO_WRITE) {
+        rc = sd_io(sd, DISK_AIO_WRITE, io->offset, c->buf, io->bytes);
+        if (!rc && io->fua)
+            rc = sd_io(sd, DISK_AIO_FLUSH, 0, NULL, 0);
+    } else {
+        rc = sd_io(sd, DISK_AIO_READ, io->offset, c->buf, io->bytes);
     }
-    if (rc) {
-        scsi_set_sense(c, SENSE_MEDIUM_ERROR, ASC_UNRECOVERED_READ, 0);
-        return;
-    }
-    c->xfer = (uint32_t)bytes;
+    scsi_io_done(c, io, rc);
 }
 
 static void unmap(struct scsi_disk *sd, struct scsi_cmd *c)
@@ -367,7 +446,8 @@ static void unmap(struct scsi_disk *sd, struct scsi_cmd *c)
     for (uint32_t i = 0; i < dlen; i += 16) {
         const uint8_t *d = c->buf + 8 + i;
         uint64_t n = get_be32(d + 8);
-        if (n && disk_discard(sd->disk, get_be64(d) * sd->block_size, n * sd->block_size)) {
+        if (n && sd_io(sd, DISK_AIO_DISCARD, get_be64(d) * sd->block_size, NULL,
+                       n * sd->block_size)) {
             scsi_set_sense(c, SENSE_MEDIUM_ERROR, ASC_WRITE_ERROR, 0);
             return;
         }
@@ -396,7 +476,7 @@ static void write_same(struct scsi_disk *sd, struct scsi_cmd *c, uint64_t lba, u
         memcpy(chunk + (size_t)i * bs, c->buf, bs);
     for (uint32_t done = 0; done < n;) {
         uint32_t k = n - done < per ? n - done : per;
-        int rc = disk_write(sd->disk, (lba + done) * bs, chunk, (size_t)k * bs);
+        int rc = sd_io(sd, DISK_AIO_WRITE, (lba + done) * bs, chunk, (uint64_t)k * bs);
         if (rc) {
             free(chunk);
             write_failed(c, rc);
@@ -418,13 +498,6 @@ static void request_sense(struct scsi_disk *sd, struct scsi_cmd *c)
     scsi_reply(c, r, sizeof(r), c->cdb[4]);
 }
 
-/* CDB length by group code (SPC-3 4.3.2); 0 = vendor/reserved. */
-static unsigned cdb_len_for(uint8_t op)
-{
-    static const uint8_t by_group[8] = { 6, 10, 10, 0, 16, 12, 0, 0 };
-    return by_group[op >> 5];
-}
-
 void scsi_disk_exec(struct scsi_disk *sd, struct scsi_cmd *c)
 {
     const uint8_t *cdb = c->cdb;
@@ -440,6 +513,13 @@ void scsi_disk_exec(struct scsi_disk *sd, struct scsi_cmd *c)
     }
     if (sd->cdrom && (!scsi_cdrom_ready(sd, c) || scsi_cdrom_exec(sd, c)))
         return;
+    struct scsi_io io;
+    int k = scsi_disk_decode_io(sd, c, &io);
+    if (k >= 0) {
+        if (k)
+            run_io(sd, c, &io);
+        return;
+    }
     switch (op) {
     case 0x00: /* TEST UNIT READY */
     case 0x1B: /* START STOP UNIT */
@@ -456,32 +536,12 @@ void scsi_disk_exec(struct scsi_disk *sd, struct scsi_cmd *c)
         else
             scsi_invalid_field(c);
         return;
-    case 0x08: case 0x0A: {
-        uint32_t n = cdb[4] ? cdb[4] : 256;
-        read_write(sd, c, (uint32_t)(cdb[1] & 0x1F) << 16 | get_be16(cdb + 2), n, op == 0x0A, false);
-        return;
-    }
-    case 0x28: case 0x2A:
-        read_write(sd, c, get_be32(cdb + 2), get_be16(cdb + 7), op == 0x2A, cdb[1] & 0x08);
-        return;
-    case 0xA8: case 0xAA:
-        read_write(sd, c, get_be32(cdb + 2), get_be32(cdb + 6), op == 0xAA, cdb[1] & 0x08);
-        return;
-    case 0x88: case 0x8A:
-        read_write(sd, c, get_be64(cdb + 2), get_be32(cdb + 10), op == 0x8A, cdb[1] & 0x08);
-        return;
     case 0x2F: /* VERIFY(10): the data is what it is; check the range */
         lba_ok(sd, c, get_be32(cdb + 2), get_be16(cdb + 7));
         return;
     case 0x8F: /* VERIFY(16) */
         lba_ok(sd, c, get_be64(cdb + 2), get_be32(cdb + 10));
         return;
-    case 0x35: case 0x91: { /* SYNCHRONIZE CACHE(10)/(16) */
-        int rc = sd->ro ? 0 : disk_flush(sd->disk);
-        if (rc)
-            write_failed(c, rc);
-        return;
-    }
     case 0x42:
         if (sd->unmap)
             unmap(sd, c);

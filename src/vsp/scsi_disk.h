@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 struct disk;
+struct scsi_aio;
 
 #define SCSI_STATUS_GOOD            0x00
 #define SCSI_STATUS_CHECK_CONDITION 0x02
@@ -37,6 +38,10 @@ struct scsi_disk {
     bool no_medium;         /* the tray is empty: NOT READY / MEDIUM NOT PRESENT */
     bool unit_attention;    /* a disc was inserted: one UNIT ATTENTION 28/00 pending */
     uint8_t media_event;    /* GET EVENT STATUS media event not yet reported (0 none) */
+    /* The disk's asynchronous engine (scsi_aio.h), or NULL. While set, every disk I/O
+     * of scsi_disk_exec() goes through it (and waits), and the transport may run
+     * decoded READ/WRITE/SYNCHRONIZE CACHE commands on it itself. */
+    struct scsi_aio *aio;
 };
 
 struct scsi_cmd {
@@ -55,6 +60,15 @@ struct scsi_cmd {
                              * the same command again later (storvsp does: VM paused) */
 };
 
+/* A READ, WRITE or SYNCHRONIZE CACHE the transport runs on the disk itself. */
+enum scsi_io_op { SCSI_IO_READ = 1, SCSI_IO_WRITE, SCSI_IO_FLUSH };
+struct scsi_io {
+    enum scsi_io_op op;
+    uint64_t offset;        /* bytes (READ/WRITE) */
+    uint32_t bytes;         /* bytes to move (READ/WRITE), at most the command's buf_len */
+    bool fua;               /* WRITE: flush before completing */
+};
+
 #define SCSI_DISK_RO    1u
 #define SCSI_DISK_CDROM 2u /* a DVD drive with the image as its disc (implies RO) */
 
@@ -70,6 +84,17 @@ void scsi_disk_init(struct scsi_disk *sd, struct disk *d, unsigned flags, uint32
 void scsi_disk_change_medium(struct scsi_disk *sd, struct disk *d);
 /* Executes one command (synchronously, disk I/O included). */
 void scsi_disk_exec(struct scsi_disk *sd, struct scsi_cmd *c);
+/* Decodes a disk READ/WRITE(6/10/12/16) or SYNCHRONIZE CACHE(10/16) (c->buf is not
+ * used; c->buf_len and c->data_out are the transfer the initiator set up). 1: *io is the
+ * I/O to do, then scsi_io_done() gives the result; 0: c is already complete (an error
+ * with sense, nothing to move, a read-only disk's cache); -1: any other command: run it
+ * with scsi_disk_exec(). A CD/DVD target's state (no disc, UNIT ATTENTION) is not
+ * checked here: transports decode only for disks that have an engine. */
+int scsi_disk_decode_io(struct scsi_disk *sd, struct scsi_cmd *c, struct scsi_io *io);
+/* The result of a decoded command's I/O (rc: 0 or a negative errno), with the sense a
+ * disk gives: MEDIUM ERROR, unrecovered read error (11/00) for a read, write error
+ * (0C/00) for a write or flush (no_space for ENOSPC/EDQUOT). */
+void scsi_io_done(struct scsi_cmd *c, const struct scsi_io *io, int rc);
 /* INQUIRY answer for a LUN with no device (peripheral qualifier 3, type 0x1F). */
 void scsi_inquiry_no_lun(struct scsi_cmd *c);
 /* REPORT LUNS answer listing `luns` (single-level, peripheral addressing). */

@@ -2,13 +2,14 @@
  * (reference §7a); SRBs run on the channel's worker (storvsp_io.c). */
 #include "vsp/storvsp.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
 #include "vsp/storvsp_priv.h"
 
-#define STORVSP_RING_PKT_MAX 8192u /* GPA-direct SRB of 1 MiB: 257 PFNs, about 2.2 KiB */
+
 
 static const uint16_t supported_versions[] = { VSTOR_PROTO_WIN10, VSTOR_PROTO_WIN8_1,
                                                VSTOR_PROTO_WIN8 };
@@ -59,18 +60,18 @@ static bool queue_srb(struct storvsp_queue *q, const struct vmbus_packet *pkt,
                       const struct vstor_packet *p)
 {
     bool gpa = pkt->type == VMBUS_PACKET_DATA_USING_GPA_DIRECT;
-    uint32_t hdr = (uint32_t)(pkt->data - pkt->raw);
-    uint32_t rlen = gpa && hdr > sizeof(struct vmbus_packet_desc) ?
-                        hdr - (uint32_t)sizeof(struct vmbus_packet_desc) : 0;
+    /* the descriptor and the page ranges after it, for vmbus_gpa_direct_chunks() */
+    uint32_t rlen = gpa ? (uint32_t)(pkt->data - pkt->raw) : 0;
     struct storvsp_req *r = malloc(sizeof(*r) + rlen);
     if (!r)
         return false;
+    memset(r, 0, sizeof(*r));
     r->gen = q->gen;
     r->trans_id = pkt->trans_id;
     r->p = *p;
     r->gpa_direct = gpa;
     r->ranges_len = rlen;
-    memcpy(r->ranges, pkt->raw + sizeof(struct vmbus_packet_desc), rlen);
+    memcpy(r->ranges, pkt->raw, rlen);
     if (storvsp_queue_push(q, r))
         return true;
     free(r);
@@ -219,14 +220,38 @@ int storvsp_attach_disk(struct storvsp *c, unsigned lun, struct disk *d, unsigne
     if (!sd)
         return -1;
     scsi_disk_init(sd, d, flags, (uint32_t)(c->index << 8 | lun), STORVSP_MAX_TRANSFER);
+    /* Disks get an engine (DVD drives keep the synchronous path: their disc changes);
+     * without one (no io_uring here) the synchronous path serves. */
+    if (!sd->cdrom) {
+        int rc = scsi_aio_start(d, STORVSP_AIO_DEPTH, &sd->aio);
+        if (rc < 0)
+            vlog_warn("storvsp%u: LUN %u: no asynchronous I/O (%d), copying through a "
+                      "buffer instead", c->index, lun, rc);
+    }
     pthread_mutex_lock(&c->lun_lock[lun]);
     bool taken = c->luns[lun] != NULL;
     if (!taken)
         c->luns[lun] = sd;
     pthread_mutex_unlock(&c->lun_lock[lun]);
-    if (taken)
+    if (taken) {
+        scsi_aio_stop(sd->aio);
         free(sd);
-    return taken ? -1 : 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* Ends the target's engine, its I/O in flight completed first (not with a LUN mutex
+ * held: the completions take the host lock). */
+static void stop_engine(struct storvsp *c, unsigned lun)
+{
+    pthread_mutex_lock(&c->lun_lock[lun]);
+    struct scsi_disk *sd = c->luns[lun];
+    struct scsi_aio *aio = sd ? sd->aio : NULL;
+    if (sd)
+        sd->aio = NULL;
+    pthread_mutex_unlock(&c->lun_lock[lun]);
+    scsi_aio_stop(aio);
 }
 
 /* Unsolicited ENUMERATE_BUS (transaction id 0) on the primary channel, if the guest has
@@ -264,6 +289,7 @@ int storvsp_hot_remove(struct storvsp *c, unsigned lun, struct disk **old)
     pthread_mutex_unlock(&c->lun_lock[lun]);
     if (!sd)
         return -1;
+    scsi_aio_stop(sd->aio); /* requests already submitted complete first */
     *old = sd->disk;
     free(sd);
     notify_rescan(c);
@@ -304,6 +330,32 @@ void storvsp_retry_now(struct storvsp *c)
     }
 }
 
+void storvsp_get_stats(struct storvsp *c, struct storvsp_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    for (unsigned i = 0; i <= c->max_subchannels; i++) {
+        struct storvsp_queue *q = &c->queues[i];
+        st->async += atomic_load(&q->n_async);
+        st->sync += atomic_load(&q->n_sync);
+        st->inflight += atomic_load(&q->inflight);
+        unsigned m = atomic_load(&q->max_inflight);
+        if (m > st->max_inflight)
+            st->max_inflight = m;
+    }
+    for (unsigned i = 0; i < STORVSP_MAX_LUNS; i++) {
+        pthread_mutex_lock(&c->lun_lock[i]);
+        struct scsi_disk *sd = c->luns[i];
+        if (sd && sd->aio) {
+            struct disk_aio_stats a;
+            scsi_aio_get_stats(sd->aio, &a);
+            st->fast += a.fast;
+            st->zero += a.zero;
+            st->slow += a.slow;
+        }
+        pthread_mutex_unlock(&c->lun_lock[i]);
+    }
+}
+
 const struct vmbus_device_desc *storvsp_desc(struct storvsp *c)
 {
     return &c->desc;
@@ -315,6 +367,18 @@ void storvsp_stop(struct storvsp *c)
         return;
     for (unsigned i = 0; i <= c->max_subchannels; i++)
         storvsp_queue_stop(&c->queues[i]);
+    if (vlog_debug_enabled()) {
+        struct storvsp_stats st;
+        storvsp_get_stats(c, &st);
+        vlog_debug("storvsp%u: %llu SRBs on the guest's pages (io_uring %llu, zeroes %llu, "
+                   "worker %llu), %llu through a buffer, at most %u in flight on a channel",
+                   c->index, (unsigned long long)st.async, (unsigned long long)st.fast,
+                   (unsigned long long)st.zero, (unsigned long long)st.slow,
+                   (unsigned long long)st.sync, st.max_inflight);
+    }
+    /* no worker submits any more; what is in flight completes into the channels */
+    for (unsigned i = 0; i < STORVSP_MAX_LUNS; i++)
+        stop_engine(c, i);
 }
 
 void storvsp_destroy(struct storvsp *c)

@@ -57,6 +57,15 @@ void storvsp_set_space_hook(struct storvsp *c, storvsp_space_hook fn, void *ctx,
 /* Wakes writes waiting for space to try again now. */
 void storvsp_retry_now(struct storvsp *c);
 const struct vmbus_device_desc *storvsp_desc(struct storvsp *c);
+/* I/O counters of a controller (any thread). */
+struct storvsp_stats {
+    uint64_t async;          /* SRBs submitted to a disk engine on the guest's pages */
+    uint64_t sync;           /* SRBs run on a channel worker (through a bounce buffer) */
+    unsigned inflight;       /* asynchronous SRBs not yet completed, all channels */
+    unsigned max_inflight;   /* most ever in flight on one channel */
+    uint64_t fast, zero, slow; /* the engines' disk_aio_stats, summed over the disks */
+};
+void storvsp_get_stats(struct storvsp *c, struct storvsp_stats *st);
 /* Ends the workers (in-flight SRBs finish, queued ones are dropped). No lock held. */
 void storvsp_stop(struct storvsp *c);
 void storvsp_destroy(struct storvsp *c);

@@ -1,6 +1,7 @@
 /* Storage VSP I/O: per-channel worker threads that execute SRBs and complete them
  * (see storvsp_priv.h for the threading rules). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -8,63 +9,63 @@
 #include "core/log.h"
 #include "vsp/storvsp_priv.h"
 
-#define PAGE 4096u
-
-enum xfer_dir { XFER_CHECK, XFER_FROM_GUEST, XFER_TO_GUEST };
-
-/* Walks the request's GPA-direct ranges over `len` bytes: checks that they describe at
- * least `len` bytes of guest RAM (XFER_CHECK) or copies between them and buf. 0 or -1. */
-static int xfer_ranges(const struct guest_mem *gm, const struct storvsp_req *r,
-                       enum xfer_dir dir, uint8_t *buf, uint32_t len)
+/* The guest pages of the request's first `len` bytes as host iovecs (neighbouring pages
+ * that are neighbours in the VMM too merged into one). Every page must be guest RAM and
+ * the ranges must hold at least `len` bytes. The count (0 for no data), or -1. */
+static int guest_iov(const struct guest_mem *gm, const struct storvsp_req *r, uint32_t len,
+                     struct iovec *iov, struct vmbus_gpa_chunk *ch)
 {
+    if (!len)
+        return 0;
     if (!r->gpa_direct)
-        return len ? -1 : 0;
-    uint32_t end = r->ranges_len, pos = 0;
-    struct vmbus_gpa_direct_hdr h;
-    if (sizeof(h) > end)
         return -1;
-    memcpy(&h, r->ranges, sizeof(h));
-    pos += sizeof(h);
+    uint64_t total;
+    int n = vmbus_gpa_direct_chunks(r->ranges, r->ranges_len, ch, STORVSP_MAX_CHUNKS, &total);
+    if (n < 0 || total < len)
+        return -1;
+    int cnt = 0;
     uint32_t done = 0;
-    for (uint32_t n = 0; n < h.range_count && done < len; n++) {
-        struct vmbus_gpa_range_hdr rh;
-        if (pos + sizeof(rh) > end)
+    for (int i = 0; i < n && done < len; i++) {
+        uint32_t k = ch[i].len < len - done ? ch[i].len : len - done;
+        uint8_t *p = gmem_ptr(gm, ch[i].gpa, k);
+        if (!p)
             return -1;
-        memcpy(&rh, r->ranges + pos, sizeof(rh));
-        pos += sizeof(rh);
-        if (rh.byte_offset >= PAGE || rh.byte_count > STORVSP_MAX_TRANSFER)
-            return -1;
-        uint32_t npfn = (rh.byte_offset + rh.byte_count + PAGE - 1) / PAGE;
-        if (npfn > (end - pos) / 8)
-            return -1;
-        uint32_t in_range = 0;
-        for (uint32_t i = 0; i < npfn && done < len && in_range < rh.byte_count; i++) {
-            uint64_t pfn;
-            memcpy(&pfn, r->ranges + pos + 8 * i, 8);
-            uint32_t off = i ? 0 : rh.byte_offset;
-            uint32_t k = PAGE - off;
-            if (k > rh.byte_count - in_range)
-                k = rh.byte_count - in_range;
-            if (k > len - done)
-                k = len - done;
-            if (pfn > (UINT64_MAX >> 12))
-                return -1;
-            uint64_t gpa = (pfn << 12) + off;
-            int rc;
-            if (dir == XFER_CHECK)
-                rc = gmem_is_ram(gm, gpa, k) ? 0 : -1;
-            else if (dir == XFER_FROM_GUEST)
-                rc = gmem_read(gm, gpa, buf + done, k);
-            else
-                rc = gmem_write(gm, gpa, buf + done, k);
-            if (rc)
-                return -1;
-            done += k;
-            in_range += k;
-        }
-        pos += 8 * npfn;
+        if (cnt && (uint8_t *)iov[cnt - 1].iov_base + iov[cnt - 1].iov_len == p)
+            iov[cnt - 1].iov_len += k;
+        else
+            iov[cnt++] = (struct iovec){ .iov_base = p, .iov_len = k };
+        done += k;
     }
-    return done == len ? 0 : -1;
+    return cnt;
+}
+
+/* Copies between the iovecs and a flat buffer (the synchronous path's bounce buffer):
+ * the first len bytes. */
+static void iov_copy(const struct iovec *iov, int cnt, uint8_t *buf, uint32_t len, bool to_buf)
+{
+    uint32_t done = 0;
+    for (int i = 0; i < cnt && done < len; i++) {
+        uint32_t k = iov[i].iov_len < len - done ? (uint32_t)iov[i].iov_len : len - done;
+        if (to_buf)
+            memcpy(buf + done, iov[i].iov_base, k);
+        else
+            memcpy(iov[i].iov_base, buf + done, k);
+        done += k;
+    }
+}
+
+/* How many of the iovecs hold the first len bytes (the last one cut to fit). */
+static int iov_trim(struct iovec *iov, int cnt, uint64_t len)
+{
+    uint64_t done = 0;
+    for (int i = 0; i < cnt; i++) {
+        if (iov[i].iov_len >= len - done) {
+            iov[i].iov_len = len - done;
+            return i + 1;
+        }
+        done += iov[i].iov_len;
+    }
+    return cnt;
 }
 
 static void report_luns(struct storvsp *c, const struct vmscsi_request *srb, struct scsi_cmd *cmd)
@@ -101,37 +102,112 @@ static bool wait_for_retry(struct storvsp *c, struct storvsp_queue *q)
     return go_on;
 }
 
-void storvsp_execute_srb(struct storvsp *c, struct storvsp_queue *q, struct storvsp_req *r)
+/* The SRB's answer: a SCSI result (status, sense, bytes moved). */
+static void finish_srb(struct storvsp_req *r, const struct scsi_cmd *cmd)
 {
-    const struct guest_mem *gm = vmbus_channel_gmem(q->ch);
     struct vmscsi_request *srb = &r->p.vm_srb;
-    uint8_t cdb[VSTOR_CDB_MAX];
-    uint32_t len = srb->data_transfer_length;
-    bool out = srb->data_in == VSTOR_WRITE_TYPE && len;
-    bool in = srb->data_in == VSTOR_READ_TYPE && len;
     uint8_t sense_cap = srb->sense_info_length;
-
     srb->data_transfer_length = 0;
     srb->scsi_status = SCSI_STATUS_GOOD;
     srb->sense_info_length = 0;
-    if (srb->cdb_length == 0 || srb->cdb_length > VSTOR_CDB_MAX || len > STORVSP_MAX_TRANSFER ||
-        xfer_ranges(gm, r, XFER_CHECK, NULL, len)) {
-        srb->srb_status = SRB_STATUS_INVALID_REQUEST;
+    memset(srb->sense_data, 0, sizeof(srb->sense_data));
+    if (cmd->status != SCSI_STATUS_GOOD) {
+        uint8_t n = cmd->sense_len < sense_cap ? cmd->sense_len : sense_cap;
+        if (n > VSTOR_SENSE_MAX)
+            n = VSTOR_SENSE_MAX;
+        srb->scsi_status = cmd->status;
+        srb->srb_status = SRB_STATUS_ERROR | (n ? SRB_STATUS_AUTOSENSE_VALID : 0);
+        memcpy(srb->sense_data, cmd->sense, n);
+        srb->sense_info_length = n;
         return;
     }
-    memset(cdb, 0, sizeof(cdb));
-    memcpy(cdb, srb->cdb, srb->cdb_length);
-    if (out && xfer_ranges(gm, r, XFER_FROM_GUEST, q->bounce, len)) {
-        srb->srb_status = SRB_STATUS_ERROR;
-        return;
-    }
+    srb->srb_status = SRB_STATUS_SUCCESS;
+    srb->data_transfer_length = cmd->xfer;
+}
 
-    struct scsi_cmd cmd = { .cdb = cdb, .cdb_len = srb->cdb_length, .buf = q->bounce,
-                            .buf_len = len, .data_out = out };
+/* The SRB fails at the transport level (no SCSI status). */
+static void fail_srb(struct storvsp_req *r, uint8_t srb_status)
+{
+    struct vmscsi_request *srb = &r->p.vm_srb;
+    srb->data_transfer_length = 0;
+    srb->scsi_status = SCSI_STATUS_GOOD;
+    srb->sense_info_length = 0;
+    srb->srb_status = srb_status;
+}
+
+static void complete(struct storvsp_queue *q, struct storvsp_req *r);
+
+/* Engine callback (reaper thread) of an SRB submitted by start_io(). */
+static void io_done(void *cookie, int rc)
+{
+    struct storvsp_req *r = cookie;
+    struct storvsp_queue *q = r->q;
+    if (!rc && r->io.fua && !r->flushing) {
+        /* FUA: the write is durable before the guest hears of it */
+        r->flushing = true;
+        struct disk_aio_req f = { .op = DISK_AIO_FLUSH, .cb = io_done, .cookie = r };
+        if ((rc = scsi_aio_submit(r->aio, &f)) == 0)
+            return;
+    }
+    struct scsi_cmd cmd = { 0 };
+    scsi_io_done(&cmd, &r->io, rc);
+    atomic_fetch_sub(&q->inflight, 1);
+    if (cmd.no_space && q->c->space_hook) {
+        /* host disk full: the worker runs it again the synchronous way, which holds it
+         * (VM paused) until there is space */
+        r->sync = true;
+        r->flushing = false;
+        if (storvsp_queue_push(q, r))
+            return;
+    }
+    finish_srb(r, &cmd);
+    complete(q, r);
+}
+
+/* A decoded READ/WRITE/SYNCHRONIZE CACHE to the LUN's engine, on the guest's pages (LUN
+ * mutex held). false: not submitted (cmd holds the error to answer). */
+static bool start_io(struct scsi_disk *sd, struct storvsp_queue *q, struct storvsp_req *r,
+                     int niov, struct scsi_cmd *cmd)
+{
+    struct disk_aio_req a = { .cb = io_done, .cookie = r };
+    if (r->io.op == SCSI_IO_FLUSH) {
+        a.op = DISK_AIO_FLUSH;
+    } else {
+        a.op = r->io.op == SCSI_IO_WRITE ? DISK_AIO_WRITE : DISK_AIO_READ;
+        a.offset = r->io.offset;
+        a.iov = q->iov;
+        a.iovcnt = iov_trim(q->iov, niov, r->io.bytes);
+    }
+    r->q = q;
+    r->aio = sd->aio;
+    r->flushing = false;
+    unsigned n = atomic_fetch_add(&q->inflight, 1) + 1;
+    int rc = scsi_aio_submit(sd->aio, &a);
+    if (rc == 0) {
+        atomic_fetch_add(&q->n_async, 1);
+        unsigned m = atomic_load(&q->max_inflight);
+        while (n > m && !atomic_compare_exchange_weak(&q->max_inflight, &m, n))
+            ;
+        return true;
+    }
+    atomic_fetch_sub(&q->inflight, 1);
+    vlog_debug("storvsp%u: could not submit I/O (%d)", q->c->index, rc);
+    scsi_io_done(cmd, &r->io, rc);
+    return false;
+}
+
+/* The synchronous path: data through the bounce buffer, the command run here (held and
+ * retried while the host disk is full, with a space hook). */
+static void run_sync(struct storvsp *c, struct storvsp_queue *q, struct storvsp_req *r,
+                     const uint8_t *cdb, int niov, struct scsi_cmd *cmd)
+{
+    const struct vmscsi_request *srb = &r->p.vm_srb;
     unsigned lun = srb->lun;
     bool present = false, waited = false;
+    if (cmd->data_out)
+        iov_copy(q->iov, niov, q->bounce, cmd->buf_len, true);
     if (cdb[0] == 0xA0) { /* REPORT LUNS: answered by the controller, any LUN */
-        report_luns(c, srb, &cmd);
+        report_luns(c, srb, cmd);
         present = true;
     } else if (srb->path_id == 0 && srb->target_id == 0 && lun < STORVSP_MAX_LUNS) {
         for (;;) {
@@ -141,9 +217,9 @@ void storvsp_execute_srb(struct storvsp *c, struct storvsp_queue *q, struct stor
             struct scsi_disk *sd = c->luns[lun];
             present = sd != NULL;
             if (sd)
-                scsi_disk_exec(sd, &cmd);
+                scsi_disk_exec(sd, cmd);
             pthread_mutex_unlock(&c->lun_lock[lun]);
-            if (!present || !cmd.no_space || !c->space_hook)
+            if (!present || !cmd->no_space || !c->space_hook)
                 break;
             if (!waited)
                 c->space_hook(c->space_ctx, c->index, lun, true);
@@ -155,29 +231,58 @@ void storvsp_execute_srb(struct storvsp *c, struct storvsp_queue *q, struct stor
             c->space_hook(c->space_ctx, c->index, lun, false);
     }
     if (!present && cdb[0] == 0x12)
-        scsi_inquiry_no_lun(&cmd);
+        scsi_inquiry_no_lun(cmd);
     else if (!present) {
-        srb->srb_status = SRB_STATUS_INVALID_LUN;
+        fail_srb(r, SRB_STATUS_INVALID_LUN);
         return;
     }
+    bool in = srb->data_in == VSTOR_READ_TYPE;
+    if (in && cmd->status == SCSI_STATUS_GOOD && cmd->xfer)
+        iov_copy(q->iov, niov, q->bounce, cmd->xfer, false);
+    finish_srb(r, cmd);
+}
 
-    memset(srb->sense_data, 0, sizeof(srb->sense_data));
-    if (cmd.status != SCSI_STATUS_GOOD) {
-        uint8_t n = cmd.sense_len < sense_cap ? cmd.sense_len : sense_cap;
-        if (n > VSTOR_SENSE_MAX)
-            n = VSTOR_SENSE_MAX;
-        srb->scsi_status = cmd.status;
-        srb->srb_status = SRB_STATUS_ERROR | (n ? SRB_STATUS_AUTOSENSE_VALID : 0);
-        memcpy(srb->sense_data, cmd.sense, n);
-        srb->sense_info_length = n;
+void storvsp_execute_srb(struct storvsp *c, struct storvsp_queue *q, struct storvsp_req *r)
+{
+    const struct guest_mem *gm = vmbus_channel_gmem(q->ch);
+    const struct vmscsi_request *srb = &r->p.vm_srb;
+    uint8_t cdb[VSTOR_CDB_MAX];
+    uint32_t len = srb->data_transfer_length;
+    bool out = srb->data_in == VSTOR_WRITE_TYPE && len;
+    bool in = srb->data_in == VSTOR_READ_TYPE && len;
+    int niov;
+
+    if (srb->cdb_length == 0 || srb->cdb_length > VSTOR_CDB_MAX || len > STORVSP_MAX_TRANSFER ||
+        (niov = guest_iov(gm, r, len, q->iov, q->chunks)) < 0) {
+        fail_srb(r, SRB_STATUS_INVALID_REQUEST);
+        complete(q, r);
         return;
     }
-    if (in && cmd.xfer && xfer_ranges(gm, r, XFER_TO_GUEST, q->bounce, cmd.xfer)) {
-        srb->srb_status = SRB_STATUS_ERROR;
-        return;
+    memset(cdb, 0, sizeof(cdb));
+    memcpy(cdb, srb->cdb, srb->cdb_length);
+    struct scsi_cmd cmd = { .cdb = cdb, .cdb_len = srb->cdb_length, .buf = q->bounce,
+                            .buf_len = len, .data_out = out };
+    unsigned lun = srb->lun;
+    if (!r->sync && srb->path_id == 0 && srb->target_id == 0 && lun < STORVSP_MAX_LUNS) {
+        pthread_mutex_lock(&c->lun_lock[lun]);
+        struct scsi_disk *sd = c->luns[lun];
+        int k = sd && sd->aio ? scsi_disk_decode_io(sd, &cmd, &r->io) : -1;
+        /* a read whose data the guest did not ask for takes the ordinary path */
+        if (k == 1 && r->io.op == SCSI_IO_READ && !in)
+            k = -1;
+        bool started = k == 1 && start_io(sd, q, r, niov, &cmd);
+        pthread_mutex_unlock(&c->lun_lock[lun]);
+        if (started)
+            return;
+        if (k >= 0) {
+            finish_srb(r, &cmd);
+            complete(q, r);
+            return;
+        }
     }
-    srb->srb_status = SRB_STATUS_SUCCESS;
-    srb->data_transfer_length = cmd.xfer;
+    atomic_fetch_add(&q->n_sync, 1);
+    run_sync(c, q, r, cdb, niov, &cmd);
+    complete(q, r);
 }
 
 /* Host lock held. 0 = sent (or dropped for good), -EAGAIN = ring full, keep it. */
@@ -241,8 +346,17 @@ static void *worker(void *arg)
             q->tail = NULL;
         pthread_mutex_unlock(&q->mu);
         storvsp_execute_srb(q->c, q, r);
-        complete(q, r);
     }
+}
+
+static void free_scratch(struct storvsp_queue *q)
+{
+    free(q->bounce);
+    free(q->iov);
+    free(q->chunks);
+    q->bounce = NULL;
+    q->iov = NULL;
+    q->chunks = NULL;
 }
 
 int storvsp_queue_start(struct storvsp_queue *q)
@@ -250,12 +364,12 @@ int storvsp_queue_start(struct storvsp_queue *q)
     if (q->started)
         return 0;
     q->bounce = malloc(STORVSP_MAX_TRANSFER);
-    if (!q->bounce)
-        return -1;
+    q->iov = calloc(STORVSP_MAX_CHUNKS, sizeof(*q->iov));
+    q->chunks = calloc(STORVSP_MAX_CHUNKS, sizeof(*q->chunks));
     q->stop = false;
-    if (pthread_create(&q->thread, NULL, worker, q) != 0) {
-        free(q->bounce);
-        q->bounce = NULL;
+    if (!q->bounce || !q->iov || !q->chunks ||
+        pthread_create(&q->thread, NULL, worker, q) != 0) {
+        free_scratch(q);
         return -1;
     }
     q->started = true;
@@ -266,7 +380,7 @@ bool storvsp_queue_push(struct storvsp_queue *q, struct storvsp_req *r)
 {
     r->next = NULL;
     pthread_mutex_lock(&q->mu);
-    if (q->depth >= STORVSP_QUEUE_MAX) {
+    if (q->depth >= STORVSP_QUEUE_MAX || q->stop) {
         pthread_mutex_unlock(&q->mu);
         return false;
     }
@@ -316,6 +430,5 @@ void storvsp_queue_stop(struct storvsp_queue *q)
     q->depth = 0;
     free_list(q->unsent);
     q->unsent = q->unsent_tail = NULL;
-    free(q->bounce);
-    q->bounce = NULL;
+    free_scratch(q);
 }

@@ -367,6 +367,14 @@ TEST(storvsp_write_read_back_through_page_ranges)
     srb(&s, 0, big, 10, VSTOR_READ_TYPE, 0, STORVSP_MAX_TRANSFER, &r);
     CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
     CHECK_EQ(r.vm_srb.data_transfer_length, STORVSP_MAX_TRANSFER);
+    /* the raw disk's reads and writes went to io_uring on the guest's pages; UNMAP ran
+     * on the worker */
+    struct storvsp_stats st;
+    storvsp_get_stats(s.c, &st);
+    CHECK_EQ(st.async, 5);
+    CHECK_EQ(st.sync, 1);
+    CHECK(st.fast >= 3);
+    CHECK_EQ(st.inflight, 0);
     free(check);
     sv_free(&s);
 }
@@ -723,8 +731,15 @@ TEST(storvsp_hot_add_remove)
 static _Atomic int fake_errno;
 static uint8_t fake_data[1u << 20];
 
+static _Atomic int fake_read_errno, fake_flush_errno, fake_hold;
+
 static int fake_rw(struct disk *d, uint64_t off, void *buf, size_t len)
 {
+    while (atomic_load(&fake_hold))
+        usleep(1000);
+    int e = atomic_load(&fake_read_errno);
+    if (e)
+        return -e;
     memcpy(buf, fake_data + off, len);
     return 0;
 }
@@ -740,7 +755,7 @@ static int fake_write(struct disk *d, uint64_t off, const void *buf, size_t len)
 
 static int fake_flush(struct disk *d)
 {
-    return 0;
+    return -atomic_exchange(&fake_flush_errno, 0); /* fails once when told */
 }
 
 static const struct disk_format fake_fmt = { .name = "fake", .read = fake_rw,
@@ -859,5 +874,96 @@ TEST(storvsp_completions_wait_for_ring_space)
         got++;
     }
     CHECK_EQ(got, 120);
+    sv_free(&s);
+}
+
+/* Backend errors through the asynchronous path: a failed read is MEDIUM ERROR /
+ * unrecovered read error (11/00), a failed flush MEDIUM ERROR / write error (0C/00), and
+ * a flush that failed keeps failing (the data it lost is never called durable), while
+ * reads go on working. */
+TEST(storvsp_backend_errors_become_medium_errors)
+{
+    struct sv s;
+    struct vstor_packet r;
+    static struct disk fake = { .fmt = &fake_fmt, .path = (char *)"fake",
+                                .info = { .virtual_size = sizeof(fake_data),
+                                          .logical_sector_size = 512,
+                                          .physical_sector_size = 512 } };
+    sv_setup(&s, true);
+    CHECK_EQ(storvsp_attach_disk(s.c, 9, &fake, 0), 0);
+    static const uint8_t rd[10] = { 0x28, 0, 0, 0, 0, 8, 0, 0, 1, 0 };
+    static const uint8_t sync[10] = { 0x35 };
+
+    atomic_store(&fake_read_errno, EIO);
+    srb(&s, 9, rd, 10, VSTOR_READ_TYPE, 0, 512, &r);
+    check_sense(&r, SENSE_MEDIUM_ERROR, 0x11);
+    atomic_store(&fake_read_errno, 0);
+    srb(&s, 9, rd, 10, VSTOR_READ_TYPE, 0, 512, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    CHECK_EQ(r.vm_srb.data_transfer_length, 512);
+
+    srb(&s, 9, sync, 10, VSTOR_UNKNOWN_TYPE, 0, 0, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    atomic_store(&fake_flush_errno, EIO);
+    srb(&s, 9, sync, 10, VSTOR_UNKNOWN_TYPE, 0, 0, &r);
+    check_sense(&r, SENSE_MEDIUM_ERROR, 0x0C);
+    CHECK_EQ(atomic_load(&fake_flush_errno), 0); /* the backend would succeed now */
+    srb(&s, 9, sync, 10, VSTOR_UNKNOWN_TYPE, 0, 0, &r);
+    check_sense(&r, SENSE_MEDIUM_ERROR, 0x0C);
+    srb(&s, 9, rd, 10, VSTOR_READ_TYPE, 0, 512, &r);
+    CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+    sv_free(&s);
+}
+
+/* Queue depth: a channel's worker hands every READ to the engine without waiting for the
+ * one before, so with the backend stuck all 8 are in flight at once; released, each
+ * completes once. */
+TEST(storvsp_channel_keeps_many_in_flight)
+{
+    struct sv s;
+    struct vstor_packet r;
+    static struct disk fake = { .fmt = &fake_fmt, .path = (char *)"fake",
+                                .info = { .virtual_size = sizeof(fake_data),
+                                          .logical_sector_size = 512,
+                                          .physical_sector_size = 512 } };
+    sv_setup(&s, true);
+    CHECK_EQ(storvsp_attach_disk(s.c, 9, &fake, 0), 0);
+    atomic_store(&fake_hold, 1);
+    static const uint8_t rd[10] = { 0x28, 0, 0, 0, 0, 8, 0, 0, 1, 0 };
+    struct vstor_packet p = { .operation = VSTOR_OP_EXECUTE_SRB, .flags = 1 };
+    p.vm_srb.length = sizeof(p.vm_srb);
+    p.vm_srb.lun = 9;
+    p.vm_srb.cdb_length = 10;
+    p.vm_srb.sense_info_length = VSTOR_SENSE_MAX;
+    p.vm_srb.data_in = VSTOR_READ_TYPE;
+    p.vm_srb.data_transfer_length = 512;
+    memcpy(p.vm_srb.cdb, rd, 10);
+    uint64_t first = 0;
+    for (int i = 0; i < 8; i++) {
+        uint64_t t = sv_post(&s, &p, 512u * (unsigned)i, 512);
+        if (!first)
+            first = t;
+    }
+    struct storvsp_stats st;
+    for (int i = 0; i < 2000; i++) {
+        storvsp_get_stats(s.c, &st);
+        if (st.inflight == 8)
+            break;
+        usleep(1000);
+    }
+    CHECK_EQ(st.inflight, 8);
+    CHECK_EQ(st.max_inflight, 8);
+    atomic_store(&fake_hold, 0);
+    uint32_t seen = 0;
+    for (int i = 0; i < 8; i++) {
+        uint64_t tid = 0;
+        CHECK_EQ(wait_read(&s.in, NULL, &tid, &r, sizeof(r)), 64);
+        CHECK(tid >= first && tid < first + 8);
+        CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+        seen |= 1u << (tid - first);
+    }
+    CHECK_EQ(seen, 0xFFu);
+    storvsp_get_stats(s.c, &st);
+    CHECK_EQ(st.inflight, 0);
     sv_free(&s);
 }
