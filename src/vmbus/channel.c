@@ -36,6 +36,7 @@ int vmbus_channel_open_locked(struct vmbus_channel *ch, const struct vmbus_gpadl
     ch->downstream_offset = downstream;
     ch->target_vp = target_vp;
     ch->out_blocked = false;
+    ch->in_held = false;
     ch->state = VMBUS_CH_OPEN;
     if (ch->desc->open && ch->desc->open(ch, userdata) != 0) {
         ch->state = VMBUS_CH_CLOSED;
@@ -118,13 +119,41 @@ static int read_one(struct vmbus_channel *ch, uint8_t *buf, uint32_t cap,
     return 1;
 }
 
+/* Room for the replies to one more guest packet (desc->reply_reserve)? If not, asks the
+ * guest to signal once it has made that much room, and looks again in case it did so
+ * before it could see the request. */
+static uint32_t held_pending(const struct vmbus_channel *ch)
+{
+    /* the guest signals once free >= pending_send_sz; we go on once free > reserve */
+    return ch->in_held ? ch->desc->reply_reserve + 8 : 0;
+}
+
+static bool reply_room(struct vmbus_channel *ch)
+{
+    uint32_t need = ch->desc->reply_reserve;
+    if (!need || vmbus_ring_free(&ch->out) > need) {
+        if (ch->in_held) {
+            ch->in_held = false;
+            vmbus_ring_set_pending_send(&ch->out, 0);
+        }
+        return true;
+    }
+    ch->in_held = true;
+    vmbus_ring_set_pending_send(&ch->out, held_pending(ch));
+    if (vmbus_ring_free(&ch->out) <= need)
+        return false;
+    ch->in_held = false;
+    vmbus_ring_set_pending_send(&ch->out, 0);
+    return true;
+}
+
 void vmbus_channel_process_locked(struct vmbus_channel *ch)
 {
     if (ch->state != VMBUS_CH_OPEN)
         return;
     if (ch->out_blocked && ch->desc->on_writable) {
         ch->out_blocked = false;
-        vmbus_ring_set_pending_send(&ch->out, 0);
+        vmbus_ring_set_pending_send(&ch->out, held_pending(ch));
         ch->desc->on_writable(ch);
         if (ch->state != VMBUS_CH_OPEN)
             return;
@@ -138,8 +167,8 @@ void vmbus_channel_process_locked(struct vmbus_channel *ch)
     for (;;) {
         vmbus_ring_set_interrupt_mask(&ch->in, true);
         struct vmbus_packet pkt;
-        int rc;
-        while ((rc = read_one(ch, ch->rxbuf, ch->rxcap, &pkt)) > 0) {
+        int rc = 0;
+        while (reply_room(ch) && (rc = read_one(ch, ch->rxbuf, ch->rxcap, &pkt)) > 0) {
             if (ch->desc->on_packet)
                 ch->desc->on_packet(ch, &pkt);
             if (ch->state != VMBUS_CH_OPEN)
@@ -148,6 +177,8 @@ void vmbus_channel_process_locked(struct vmbus_channel *ch)
         if (rc < 0)
             return;
         vmbus_ring_set_interrupt_mask(&ch->in, false);
+        if (ch->in_held) /* the guest's room-made signal resumes us */
+            return;
         if (!vmbus_ring_has_data(&ch->in))
             return;
     }
@@ -204,7 +235,7 @@ int vmbus_channel_send_ext(struct vmbus_channel *ch, uint16_t type, uint16_t fla
     }
     if (asked || ch->out_blocked) { /* written after all: withdraw the request */
         ch->out_blocked = false;
-        vmbus_ring_set_pending_send(&ch->out, 0);
+        vmbus_ring_set_pending_send(&ch->out, held_pending(ch));
     }
     if (signal)
         signal_guest(ch);

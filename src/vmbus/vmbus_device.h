@@ -47,6 +47,11 @@ struct vmbus_device_desc {
     const uint8_t *offer_user_def; /* 120 bytes of offer user data, or NULL */
     uint16_t max_subchannels;      /* sub-channel slots (vmbus_channel_offer_subchannels) */
     uint32_t max_pkt_size;         /* largest guest->host packet accepted; 0 = 16384 */
+    /* Host->guest ring space one guest packet's replies may take (its completion and
+     * any answer). When set, the host reads the next guest packet only while that much
+     * is free, and otherwise waits for the guest to make room: a reply is never dropped
+     * for lack of space. 0: no such guarantee (the device copes with -EAGAIN). */
+    uint32_t reply_reserve;
     void *ctx;                     /* device context, vmbus_channel_device_ctx() */
 
     /* Guest opened the channel; userdata = OPENCHANNEL's 120 bytes. 0 = accept. */

@@ -34,6 +34,7 @@ struct vmbus_channel {
     struct vmbus_ring in;  /* guest->host */
     struct vmbus_ring out; /* host->guest */
     bool out_blocked;      /* a send failed for lack of room; pending_send_sz set */
+    bool in_held;          /* guest packets left unread until desc->reply_reserve is free */
     uint8_t *rxbuf;
     uint32_t rxcap;
 };

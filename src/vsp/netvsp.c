@@ -437,6 +437,8 @@ void netvsp_init(struct netvsp *n, const char *name, const struct vmbus_guid *in
     n->desc.if_type = netvsc_class;
     n->desc.if_instance = *instance;
     n->desc.max_pkt_size = 16384;
+    /* a completion, or an RNDIS answer in a transfer-page packet and a completion */
+    n->desc.reply_reserve = 512;
     n->desc.ctx = n;
     n->desc.open = nv_open;
     n->desc.close = nv_close;

@@ -60,15 +60,27 @@ static const struct vmbus_device_desc echo_dev2 = {
     .on_packet = echo_packet,
 };
 static const struct vmbus_device_desc *const test_devs[] = { &echo_dev, &echo_dev2 };
+/* Like echo, but it never has its reply refused: the host holds guest packets back. */
+static const struct vmbus_device_desc reserve_dev = {
+    .name = "reserve",
+    .if_type = { { 0x11, 0x22, 0x33, 0x44, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 } },
+    .if_instance = { { 0xAA, 3 } },
+    .reply_reserve = 1500,
+    .open = echo_open,
+    .close = echo_close,
+    .on_packet = echo_packet,
+};
+static const struct vmbus_device_desc *const reserve_devs[] = { &reserve_dev };
 
 #define RING_PAGE 200u
 #define GPADL_ID 0xE1E10u
 
 /* Connected guest with offers received; returns the number of offers. */
-static int setup(struct tguest *g, uint32_t vcpus)
+static int setup_devs(struct tguest *g, uint32_t vcpus,
+                      const struct vmbus_device_desc *const *devs, unsigned ndevs)
 {
     memset(&echo, 0, sizeof(echo));
-    tg_init(g, vcpus, test_devs, 2);
+    tg_init(g, vcpus, devs, ndevs);
     CHECK(g->host != NULL);
     CHECK_EQ(tg_connect(g, VMBUS_VERSION_WIN10_V5_3), 1);
     struct vmbus_msg_header rq = { .msgtype = CHANNELMSG_REQUESTOFFERS };
@@ -80,6 +92,11 @@ static int setup(struct tguest *g, uint32_t vcpus)
         offers++;
     CHECK_EQ(t, CHANNELMSG_ALLOFFERS_DELIVERED);
     return offers;
+}
+
+static int setup(struct tguest *g, uint32_t vcpus)
+{
+    return setup_devs(g, vcpus, test_devs, 2);
 }
 
 /* Opens relid 1 over an 8-page GPADL (4 pages each way). */
@@ -300,6 +317,36 @@ TEST(vmbus_ring_full_and_pending_send_size)
     CHECK_EQ(echo.packets, 3);
     CHECK_EQ(g.vm.irq_count, irqs + 1);
     CHECK(event_bit(&g, 0, 1, 0));
+    tg_free(&g);
+}
+
+TEST(vmbus_reply_reserve_holds_guest_packets_until_room)
+{
+    struct tguest g;
+    CHECK_EQ(setup_devs(&g, 1, reserve_devs, 1), 1);
+    struct guest_ring out, in;
+    open_echo(&g, &out, &in, 2); /* 4 KiB data per ring */
+    struct vmbus_channel *ch = vmbus_host_channel(g.host, 0);
+    uint8_t msg[1000] = { 0 };
+    for (int i = 0; i < 3; i++) /* 1 KiB left: less than the device's reserve */
+        CHECK_EQ(vmbus_channel_send(ch, VMBUS_PACKET_DATA_INBAND, 0, 50, msg, 1000), 0);
+    CHECK_EQ(tg_ring_write(&out, VMBUS_PACKET_DATA_INBAND, 1, msg, 64), 1);
+    CHECK_EQ(tg_ring_write(&out, VMBUS_PACKET_DATA_INBAND, 2, msg, 64), 0);
+    CHECK_EQ(tg_signal(&g, 0x2001), 0);
+    CHECK_EQ(echo.packets, 0);                  /* held, not answered into a full ring */
+    CHECK_EQ(*tg_ring_field(&in, 12), 1508);    /* the guest is asked to signal */
+    CHECK(*tg_ring_field(&out, 0) != *tg_ring_field(&out, 4));
+    CHECK_EQ(tg_ring_read(&in, NULL, NULL, msg, sizeof(msg)), 1000);
+    CHECK_EQ(tg_signal(&g, 0x2001), 0);        /* room made: the guest signals */
+    CHECK_EQ(echo.packets, 2);
+    CHECK_EQ(*tg_ring_field(&in, 12), 0);
+    uint64_t tid;
+    CHECK_EQ(tg_ring_read(&in, NULL, NULL, msg, sizeof(msg)), 1000);
+    CHECK_EQ(tg_ring_read(&in, NULL, NULL, msg, sizeof(msg)), 1000);
+    CHECK_EQ(tg_ring_read(&in, NULL, &tid, msg, sizeof(msg)), 64);
+    CHECK_EQ(tid, 1);
+    CHECK_EQ(tg_ring_read(&in, NULL, &tid, msg, sizeof(msg)), 64);
+    CHECK_EQ(tid, 2);
     tg_free(&g);
 }
 
