@@ -25,8 +25,8 @@ vmm_exits() {
         sed -n 's/.*"exits":{\([^}]*\)}.*/\1/p' | tr ',' '\n' | sed 's/.*://' |
         awk '{ s += $1 } END { print s + 0 }'
 }
-# wait_line FILE TEXT PID: until FILE has a line with TEXT; fails when PID has ended
-wait_line() {
+# wait_line_pid FILE TEXT PID: until FILE has a line with TEXT; fails when PID has ended
+wait_line_pid() {
     while ! grep -q "$2" "$1" 2>/dev/null; do
         kill -0 "$3" 2>/dev/null || return 1
         usleep 100000
@@ -52,9 +52,9 @@ run_one() {
     tailpid=
     if [ "${DEBUG:-0}" = 1 ]; then tail -f /tmp/out & tailpid=$!; fi
     for ph in g2h h2g rr; do
-        wait_line /tmp/out "PHASE $ph start" $pid || break
+        wait_line_pid /tmp/out "PHASE $ph start" $pid || break
         k0=$(kvm_exits) v0=$(vmm_exits)
-        wait_line /tmp/out "PHASE $ph end" $pid || break
+        wait_line_pid /tmp/out "PHASE $ph end" $pid || break
         k1=$(kvm_exits) v1=$(vmm_exits)
         [ $ph = g2h ] && viridian vm status nbench --json 2>/dev/null | tr -d ' \n' |
             sed -n 's/.*"nics":{"0":{\([^}]*\)}.*/bench: viridian NIC after g2h: \1\n/p' | tr ',' ' '

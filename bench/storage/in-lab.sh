@@ -9,10 +9,6 @@ cp /bench/guest.sh /tmp/guest.sh
 
 # The viridian VM's exits so far (all kinds), from `viridian vm status`.
 exits() { viridian vm status bench 2>/dev/null | awk -F': ' '/^exits\./ { s += $2 } END { print s + 0 }'; }
-wait_line() {
-    for _i in $(seq $(( $3 * 10 ))); do grep -qF -- "$2" "$1" 2>/dev/null && return 0; usleep 100000; done
-    return 1
-}
 # Runs the guest under viridian in the background and takes the exit count at each
 # BEGIN/END line: "PATTERN EXITS IOS" lines in /tmp/exits.
 viridian_run() {

@@ -13,12 +13,6 @@ new_tmpdir
 
 cat > "$TEST_TMP/batch.sh" <<'BATCH'
 . /lab/inlab.sh
-# wait_line FILE TEXT SECS: true once FILE has a line containing TEXT
-wait_line() {
-    for _i in $(seq $(( $3 * 5 ))); do grep -qF -- "$2" "$1" 2>/dev/null && return 0; usleep 200000; done
-    return 1
-}
-fact() { sed -n "s/^FACT $1 //p" "$2" | tr -d '\r' | tail -n 1; }
 st() { viridian vm status "$1" 2>/dev/null | sed -n "s/^$2: //p"; }
 
 # --- VM 1: everything but the reboot -------------------------------------------------

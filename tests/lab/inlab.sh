@@ -8,6 +8,8 @@
 #       (viridian or qemu), the guest running the sh script file SCRIPT; the console goes
 #       to file OUT; returns the VMM's exit status (124 if killed after SECS seconds)
 #   guest_has OUT TEXT                             true when OUT has a line containing TEXT
+#   wait_line FILE TEXT SECS                       waits until FILE has such a line
+#   fact NAME OUT                                  the guest's last "FACT NAME value"
 #   guest_status OUT                               prints the guest script's exit status
 #
 # The guest prints these lines (tools/guest-files/init):
@@ -64,6 +66,14 @@ guest_run() {
     return $_rc
 }
 
+# wait_line FILE TEXT SECS: true once FILE has a line containing TEXT
+wait_line() {
+    for _i in $(seq $(( $3 * 5 ))); do grep -qF -- "$2" "$1" 2>/dev/null && return 0; usleep 200000; done
+    return 1
+}
+# fact NAME FILE: the value of the guest's last "FACT NAME value" line (serial lines end
+# in CR)
+fact() { sed -n "s/^FACT $1 //p" "$2" | tr -d '\r' | tail -n 1; }
 guest_has() { grep -qF -- "$2" "$1"; }
 
 guest_status() { sed -n 's/.*VIRIDIAN-GUEST: script exit status \([0-9]*\).*/\1/p' "$1" | tail -n 1; }

@@ -94,11 +94,6 @@ G
 
 cat > "$TEST_TMP/batch.sh" <<'BATCH'
 . /lab/inlab.sh
-fact() { sed -n "s/^FACT $1 //p" "$2" | tr -d '\r' | tail -n 1; }
-wait_line() {
-    for _i in $(seq $(( $3 * 5 ))); do grep -qF -- "$2" "$1" 2>/dev/null && return 0; usleep 200000; done
-    return 1
-}
 MIB=$(cat /lab/mib)
 modprobe tun && modprobe bridge || fail network/modules "cannot load tun and bridge"
 export VIRIDIAN_STATE_DIR=/tmp/state

@@ -28,8 +28,6 @@ fi
 cat > "$TEST_TMP/batch.sh" <<'BATCH'
 . /lab/inlab.sh
 mem_kb() { sed -n 's/.*MemTotal: *\([0-9]*\) kB.*/\1/p' "$1" | tail -n 1; }
-# fact NAME FILE: the value of the guest's "FACT NAME value" line (serial lines end in CR)
-fact() { sed -n "s/^FACT $1 //p" "$2" | tr -d '\r' | tail -n 1; }
 
 # 1. stock guest, 2 vCPUs, 512 MiB: init, nproc, MemTotal, clock, power-off status
 cat > /tmp/facts.sh <<'G'

@@ -98,10 +98,6 @@ rc=$?
 [ $rc = 2 ] && [ "$(wc -l < /tmp/miss)" = 1 ] && grep -q "missing.img" /tmp/miss \
     && pass storage/missing-image-refused || fail storage/missing-image-refused "exit $rc: $(cat /tmp/miss)"
 
-wait_line() {
-    for _i in $(seq $(( $3 * 5 ))); do grep -qF -- "$2" "$1" 2>/dev/null && return 0; usleep 200000; done
-    return 1
-}
 # shellcheck disable=SC2086
 guest_run viridian /tmp/c1 400 /tmp/g1.sh $DISKS --dvd /work/d.iso &
 vm1=$!

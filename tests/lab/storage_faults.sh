@@ -46,11 +46,6 @@ G
 
 cat > "$TEST_TMP/batch.sh" <<'BATCH'
 . /lab/inlab.sh
-wait_line() {
-    for _i in $(seq $(( $3 * 5 ))); do grep -qF -- "$2" "$1" 2>/dev/null && return 0; usleep 200000; done
-    return 1
-}
-fact() { sed -n "s/^FACT $1 //p" "$2" | tr -d '\r' | tail -n 1; }
 range() { dd if=/work/back.img bs=4096 skip=$1 count=$2 2>/dev/null | sha256sum | cut -d' ' -f1; }
 cp /lab/g.sh /tmp/
 cd /work
