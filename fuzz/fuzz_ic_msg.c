@@ -36,12 +36,6 @@ static uint64_t fz_ms(void *ctx)
     return clock_ms;
 }
 
-static void post(struct fz_vm *vm, const void *msg, uint32_t len)
-{
-    fz_post_message(vm->hv, msg, len);
-    fz_drain_slots(vm);
-}
-
 static uint8_t *ring_hdr(unsigned k, bool host_to_guest)
 {
     return fz_ram + (uint64_t)(RING_BASE + k * RING_PAGES + (host_to_guest ? HALF : 0)) * 4096;
@@ -54,7 +48,7 @@ static void open_chan(struct fz_vm *vm, unsigned k)
                                         .child_relid = k + 1, .openid = k + 1,
                                         .ringbuffer_gpadlhandle = 0x100 + k,
                                         .downstream_ringbuffer_pageoffset = HALF };
-    post(vm, &o, sizeof(o));
+    fz_post_and_drain(vm, &o, sizeof(o));
 }
 
 static uint32_t r32(const uint8_t *p)
@@ -194,9 +188,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct vmbus_msg_initiate_contact ictc = { .hdr.msgtype = CHANNELMSG_INITIATE_CONTACT,
                                                .version_requested = VMBUS_VERSION_WIN10_V5_3,
                                                .interrupt_page_or_sint = 2 };
-    post(&vm, &ictc, sizeof(ictc));
+    fz_post_and_drain(&vm, &ictc, sizeof(ictc));
     struct vmbus_msg_header rq = { .msgtype = CHANNELMSG_REQUESTOFFERS };
-    post(&vm, &rq, sizeof(rq));
+    fz_post_and_drain(&vm, &rq, sizeof(rq));
     for (unsigned k = 0; k < IC_KIND_COUNT; k++) {
         uint8_t m[20 + 8 + 8 * RING_PAGES];
         struct vmbus_msg_gpadl_header gh = { .hdr.msgtype = CHANNELMSG_GPADL_HEADER,
@@ -210,7 +204,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint64_t pfn = RING_BASE + k * RING_PAGES + i;
             memcpy(m + 28 + 8 * i, &pfn, 8);
         }
-        post(&vm, m, sizeof(m));
+        fz_post_and_drain(&vm, m, sizeof(m));
         open_chan(&vm, k);
     }
     ic_tick(ic); /* NEGOTIATE on every channel */
@@ -249,7 +243,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 3: {
             struct vmbus_msg_relid c = { .hdr.msgtype = CHANNELMSG_CLOSECHANNEL,
                                          .child_relid = k + 1 };
-            post(&vm, &c, sizeof(c));
+            fz_post_and_drain(&vm, &c, sizeof(c));
             open_chan(&vm, k);
             break;
         }

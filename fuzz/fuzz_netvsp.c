@@ -42,19 +42,6 @@ static int sink_txv(void *ctx, const struct virtio_net_hdr *vh, const struct iov
     return 0;
 }
 
-static void post(struct fz_vm *vm, const void *msg, uint32_t len)
-{
-    uint8_t *in = fz_ram + FZ_INPUT_PAGE;
-    memset(in, 0, 256);
-    uint32_t conn = 1, type = 1;
-    memcpy(in, &conn, 4);
-    memcpy(in + 8, &type, 4);
-    memcpy(in + 12, &len, 4);
-    memcpy(in + 16, msg, len);
-    hv_hypercall(vm->hv, 0, HVCALL_POST_MESSAGE, FZ_INPUT_PAGE, 0);
-    fz_drain_slots(vm);
-}
-
 static void gpadl(struct fz_vm *vm, uint32_t id, uint32_t first, uint32_t pages)
 {
     uint8_t m[240] = { 0 };
@@ -69,7 +56,7 @@ static void gpadl(struct fz_vm *vm, uint32_t id, uint32_t first, uint32_t pages)
         uint64_t pfn = first + i;
         memcpy(m + 28 + 8 * i, &pfn, 8);
     }
-    post(vm, m, 28 + 8 * pages);
+    fz_post_and_drain(vm, m, 28 + 8 * pages);
 }
 
 static uint32_t r32(const uint8_t *p)
@@ -157,14 +144,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct vmbus_msg_initiate_contact ictc = { .hdr.msgtype = CHANNELMSG_INITIATE_CONTACT,
                                                .version_requested = VMBUS_VERSION_WIN10_V5_3,
                                                .interrupt_page_or_sint = 2 };
-    post(&vm, &ictc, sizeof(ictc));
+    fz_post_and_drain(&vm, &ictc, sizeof(ictc));
     struct vmbus_msg_header rq = { .msgtype = CHANNELMSG_REQUESTOFFERS };
-    post(&vm, &rq, sizeof(rq));
+    fz_post_and_drain(&vm, &rq, sizeof(rq));
     gpadl(&vm, 0x100, RING_BASE, RING_PAGES);
     struct vmbus_msg_open_channel o = { .hdr.msgtype = CHANNELMSG_OPENCHANNEL, .child_relid = 1,
                                         .openid = 1, .ringbuffer_gpadlhandle = 0x100,
                                         .downstream_ringbuffer_pageoffset = HALF };
-    post(&vm, &o, sizeof(o));
+    fz_post_and_drain(&vm, &o, sizeof(o));
     gpadl(&vm, 0x101, 16, 16);
     gpadl(&vm, 0x102, 32, 8);
     nvsp(&vm, 1, NVSP_MSG_INIT, NVSP_PROTOCOL_VERSION_61, NVSP_PROTOCOL_VERSION_61, 0);

@@ -113,4 +113,11 @@ static inline void fz_drain_slots(struct fz_vm *vm)
     }
 }
 
+/* A channel message from the guest, and the guest reading the host's answers. */
+static inline void fz_post_and_drain(struct fz_vm *vm, const void *msg, uint32_t len)
+{
+    fz_post_message(vm->hv, msg, len);
+    fz_drain_slots(vm);
+}
+
 #endif
