@@ -181,16 +181,17 @@ static bool start_io(struct scsi_disk *sd, struct storvsp_queue *q, struct storv
     r->q = q;
     r->aio = sd->aio;
     r->flushing = false;
+    /* counted before submitting: the completion may reach the guest before it returns */
     unsigned n = atomic_fetch_add(&q->inflight, 1) + 1;
+    atomic_fetch_add(&q->n_async, 1);
+    unsigned m = atomic_load(&q->max_inflight);
+    while (n > m && !atomic_compare_exchange_weak(&q->max_inflight, &m, n))
+        ;
     int rc = scsi_aio_submit(sd->aio, &a);
-    if (rc == 0) {
-        atomic_fetch_add(&q->n_async, 1);
-        unsigned m = atomic_load(&q->max_inflight);
-        while (n > m && !atomic_compare_exchange_weak(&q->max_inflight, &m, n))
-            ;
+    if (rc == 0)
         return true;
-    }
     atomic_fetch_sub(&q->inflight, 1);
+    atomic_fetch_sub(&q->n_async, 1);
     vlog_debug("storvsp%u: could not submit I/O (%d)", q->c->index, rc);
     scsi_io_done(cmd, &r->io, rc);
     return false;
