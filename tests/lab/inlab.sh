@@ -51,7 +51,8 @@ guest_run() {
         viridian)
             timeout "$_secs" "${VIRIDIAN:-viridian}" run --kernel "$GUEST_KERNEL" --initrd "$_initrd" \
                 --cmdline "$GUEST_CMDLINE" --memory "$GUEST_MEMORY" --cpus "$GUEST_CPUS" "$@" \
-                > "$_out" 2>&1 < /dev/null ;;
+                > "$_out" 2>&1 < /dev/null &
+            vmm_watch $! $(( _secs + 20 )) "$_out" ;;
         qemu)
             timeout "$_secs" qemu-system-x86_64 -accel kvm -cpu host -m "$GUEST_MEMORY" -smp "$GUEST_CPUS" \
                 -kernel "$GUEST_KERNEL" -initrd "$_initrd" -append "$GUEST_CMDLINE" \
@@ -64,6 +65,27 @@ guest_run() {
     [ $_rc = 143 ] && _rc=124
     rm -f "$_initrd"
     return $_rc
+}
+
+# vmm_watch PID SECS OUT: waits for the `timeout` process PID and returns its status. A
+# VMM still there SECS seconds on (so it did not end on timeout's SIGTERM) is a FAIL:
+# its threads' kernel stacks and the console's end are printed, then it is killed.
+vmm_watch() {
+    _n=0
+    while kill -0 "$1" 2>/dev/null && [ $_n -lt $(( $2 * 5 )) ]; do usleep 200000; _n=$((_n + 1)); done
+    if kill -0 "$1" 2>/dev/null; then
+        for _c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+            echo "stuck VMM pid $_c, threads:"
+            for _t in /proc/"$_c"/task/*; do
+                echo "  $(cat "$_t"/comm) state=$(cut -d' ' -f3 "$_t"/stat) syscall=$(cut -d' ' -f1 "$_t"/syscall)"
+                sed 's/^/    /' "$_t"/stack 2>/dev/null | head -n 8
+            done
+            kill -9 "$_c"
+        done
+        echo "console end:"; tail -n 15 "$3" | sed 's/^/  /'
+        fail vmm-stops-on-sigterm "the VMM ($3) was still running $2 s after it started"
+    fi
+    wait "$1"
 }
 
 # wait_line FILE TEXT SECS: true once FILE has a line containing TEXT
