@@ -106,7 +106,6 @@ static void complete(struct disk_aio *a, struct aio_req *r, int result, bool wak
 static void to_worker(struct disk_aio *a, struct aio_req *r)
 {
     q_push(&a->work, r);
-    a->st.slow++;
     pthread_cond_signal(&a->wcond);
 }
 
@@ -259,12 +258,10 @@ static void *worker_main(void *arg)
                 pthread_mutex_lock(&a->mu);
                 continue;
             }
-            pthread_mutex_lock(&a->mu);
-            a->st.slow++;
-            pthread_mutex_unlock(&a->mu);
         }
         int rc = run_sync(a, r);
         pthread_mutex_lock(&a->mu);
+        a->st.slow++;
         if (r->r.op == DISK_AIO_DISCARD)
             a->barriers--;
         complete(a, r, rc, true);
@@ -442,8 +439,7 @@ int disk_aio_submit(struct disk_aio *a, const struct disk_aio_req *req)
     if (rw && !mapped) {
         r->deferred = true;
         r->epoch = a->epoch;
-        q_push(&a->work, r);
-        pthread_cond_signal(&a->wcond);
+        to_worker(a, r);
     } else if (rw) {
         if (!try_fast(a, r))
             to_worker(a, r);
