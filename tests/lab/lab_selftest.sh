@@ -80,3 +80,23 @@ VIRIDIAN_KERNEL_RELEASE=0.0.0-0-nonexistent VIRIDIAN_CACHE=$TEST_TMP/cache \
     "$VIRIDIAN_ROOT/tools/lab" run -- true >/dev/null 2>&1
 rc=$?
 if [[ $rc == 125 ]]; then pass lab/infra-failure-status; else fail lab/infra-failure-status "wanted 125, got $rc"; fi
+
+# A lab host whose kernel stops: the console heartbeat goes silent (here its loop is
+# stopped, as a stuck kernel would stop it) and tools/lab must end the run with 126
+# well before --timeout, instead of waiting the whole timeout out.
+start=$SECONDS
+LAB_DEAD_AFTER=20 "$VIRIDIAN_ROOT/tools/lab" run --timeout 300 -- \
+    sh -c 'kill -STOP $(cat /run/lab-heartbeat.pid) && sleep 200' \
+    >"$TEST_TMP/dead.out" 2>&1
+rc=$?
+took=$((SECONDS - start))
+if [[ $rc == 126 ]] && ((took < 150)) && grep -q "lab host died" "$TEST_TMP/dead.out"; then
+    pass lab/dead-host-status
+else
+    fail lab/dead-host-status "wanted 126 within 150 s, got $rc after ${took}s: $(tail -n 3 "$TEST_TMP/dead.out")"
+fi
+
+# A lab kernel that panics ends the run with 126 too (a lab that died, not a set-up failure).
+"$VIRIDIAN_ROOT/tools/lab" run --timeout 300 -- sh -c 'echo c > /proc/sysrq-trigger; sleep 100' >/dev/null 2>&1
+rc=$?
+if [[ $rc == 126 ]]; then pass lab/panic-status; else fail lab/panic-status "wanted 126, got $rc"; fi
