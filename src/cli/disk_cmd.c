@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -372,13 +373,17 @@ static int cmd_compact(const struct args *a)
     if ((rc = open_rw(a, 0, &d)))
         return rc;
     progress_init(&prog, "compact");
+    struct stat st;
+    uint64_t file_before = fstat(d->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
     rc = disk_compact(d, &prog, &freed);
     if (rc) {
         vlog_error("%s", d->err[0] ? disk_last_error(d) : strerror(-rc));
     } else {
-        char s[32];
+        char s[32], fb[32], fa[32];
         size_format(freed, s, sizeof(s));
-        printf("%s: %s given back\n", a->pos[0], s);
+        size_format(file_before, fb, sizeof(fb));
+        size_format(fstat(d->fd, &st) == 0 ? (uint64_t)st.st_size : 0, fa, sizeof(fa));
+        printf("%s: %s of zeros given back; file %s -> %s\n", a->pos[0], s, fb, fa);
     }
     disk_close(d);
     return rc ? 1 : 0;

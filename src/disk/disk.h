@@ -125,6 +125,9 @@ struct disk_format {
      * to the file with no metadata change. Must not change any state. */
     int (*map)(struct disk *d, uint64_t off, uint64_t len, bool for_write, uint64_t *file_off,
                uint64_t *contig);
+    /* Optional, for compact: moves blocks from the end of the file into free space
+     * inside it and cuts the file after the last one in use. */
+    int (*shrink)(struct disk *d);
 };
 
 struct disk {

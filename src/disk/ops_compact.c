@@ -1,9 +1,13 @@
 /* compact: discard every allocation unit that reads as zero. Dynamic formats give a
  * whole block back (their discard frees it); raw and fixed images get holes punched
- * per MiB. Differencing disks ignore it (a zero block there hides the parent). */
+ * per MiB. Differencing disks ignore it (a zero block there hides the parent). Then,
+ * as Hyper-V's compaction does, the file itself gets shorter: formats that can
+ * (fmt->shrink) move the blocks at the end of the file into the gaps and cut it. */
 #include "disk/ops.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 int disk_compact(struct disk *d, struct progress *prog, uint64_t *freed)
@@ -39,5 +43,7 @@ int disk_compact(struct disk *d, struct progress *prog, uint64_t *freed)
     free(buf);
     if (!rc)
         rc = disk_flush(d);
+    if (!rc && d->fmt->shrink && (rc = d->fmt->shrink(d)) < 0 && !d->err[0])
+        snprintf(d->err, sizeof(d->err), "%s: %s", d->path, strerror(-rc));
     return rc;
 }

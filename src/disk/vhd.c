@@ -580,4 +580,5 @@ const struct disk_format vhd_format = {
     .resize = vhd_resize,
     .set_parent = vhd_set_parent,
     .map = vhd_map,
+    .shrink = vhd_shrink,
 };

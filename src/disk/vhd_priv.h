@@ -66,5 +66,7 @@ int vhd_set_parent(struct disk *d, struct disk *parent, const char *parent_path)
 int vhd_create(const char *path, const struct disk_create_opts *opts, char *err);
 int vhd_check(struct disk *d, bool repair, void (*report)(void *ctx, const char *line), void *ctx);
 int vhd_resize(struct disk *d, uint64_t new_size);
+/* vhd_shrink.c: compact's last step, blocks moved into gaps and the file cut short */
+int vhd_shrink(struct disk *d);
 
 #endif

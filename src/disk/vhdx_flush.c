@@ -200,6 +200,8 @@ int vhdx_flush_locked(struct disk *d)
     }
     clear_dirty(v);
     v->data_dirty = false;
+    if (freespace_commit(&v->space) < 0)
+        rc = vhdx_err(d, -ENOMEM, "out of memory");
 out:
     free(entry);
     free(pl.p);

@@ -197,6 +197,12 @@ int vhdx_region_parse(const uint8_t *buf, struct vhdx_regions *r, char *why, siz
                 snprintf(why, whylen, "unknown required region %s", t);
                 return -ENOTSUP;
             }
+            if (r->nother < VHDX_OTHER_REGIONS) {
+                r->other[r->nother].off = off;
+                r->other[r->nother++].len = len;
+            } else {
+                r->other_overflow = true;
+            }
             continue;
         }
         if (off < VHDX_MiB || off % VHDX_MiB || len == 0 || len % VHDX_MiB ||

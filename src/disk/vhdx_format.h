@@ -113,9 +113,15 @@ int vhdx_header_choose(const struct vhdx_header *h1, const uint8_t *raw1,
                        const struct vhdx_header *h2, const uint8_t *raw2);
 
 /* ---- region table ---- */
+#define VHDX_OTHER_REGIONS 8
 struct vhdx_regions {
     uint64_t bat_offset, meta_offset;
     uint32_t bat_length, meta_length;
+    /* optional regions this code does not know: kept clear of (new blocks never go
+     * there); more than VHDX_OTHER_REGIONS sets other_overflow */
+    uint32_t nother;
+    bool other_overflow;
+    struct { uint64_t off; uint32_t len; } other[VHDX_OTHER_REGIONS];
 };
 /* Parses a 64 KiB region table. Returns 0 or -EINVAL/-ENOTSUP with a reason in why. */
 int vhdx_region_parse(const uint8_t *buf, struct vhdx_regions *r, char *why, size_t whylen);

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "disk/disk.h"
+#include "disk/freespace.h"
 #include "disk/raw.h" /* raw_pread_zero_eof, raw_pwrite_full */
 #include "disk/vhdx_format.h"
 
@@ -60,6 +61,7 @@ struct vhdx {
 
     uint64_t file_size;          /* current size of the file */
     uint64_t alloc_end;          /* next free 1 MiB-aligned offset for new blocks */
+    struct freespace space;      /* gaps below alloc_end (vhdx_space.c) */
     bool meta_dirty;             /* BAT/SB/misc pages wait for a flush */
     bool data_dirty;             /* payload written or punched since the last sync */
     bool session;                /* headers carry this session's FileWriteGuid */
@@ -181,6 +183,11 @@ int vhdx_flush(struct disk *d);
 int vhdx_extent(struct disk *d, uint64_t off, uint64_t len, uint64_t *extent_len);
 int vhdx_sb_load(struct disk *d, uint64_t chunk);
 int vhdx_write_locked(struct disk *d, uint64_t off, const void *buf, size_t len);
+
+/* vhdx_space.c */
+int vhdx_space_rebuild(struct disk *d);
+/* compact's last step: blocks moved down into gaps, the file cut after the last. */
+int vhdx_shrink(struct disk *d);
 
 /* vhdx_create.c */
 int vhdx_create(const char *path, const struct disk_create_opts *opts, char *err);

@@ -5,11 +5,13 @@
  * Block states on read: FULLY_PRESENT from the file; PARTIALLY_PRESENT per sector from
  * the file or the parent by the sector bitmap; NOT_PRESENT from the parent
  * (differencing) or zeros; ZERO, UNMAPPED and UNDEFINED as zeros.
- * Allocation: new blocks go at alloc_end (1 MiB aligned, past everything in use) and
- * the file is extended sparsely, so untouched sectors of a new block read zeros. A
- * block that was discarded keeps its space as UNMAPPED with the offset (holes punched)
- * and gets it back on the next write; freed space is never given to another block in
- * the same session, so a crash can never show one block's data in another. */
+ * Allocation: new blocks go into the lowest free gap of the file (punched, so it reads
+ * zeros) or at alloc_end (1 MiB aligned, past everything in use; the file is extended
+ * sparsely), so untouched sectors of a new block read zeros. A block of a dynamic disk
+ * that was discarded keeps its space as UNMAPPED with the offset (holes punched) and
+ * gets it back on the next write; a differencing disk's discarded block becomes ZERO
+ * and its space a gap. A gap is only handed out once the change that freed it is
+ * durable (freespace.h), so a crash can never show one block's data in another. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -241,10 +243,16 @@ out:
     return kind;
 }
 
-/* New file space for a payload block (block_size) or a sector bitmap (1 MiB). */
+/* New file space for a payload block (block_size) or a sector bitmap (1 MiB): the
+ * lowest free gap that fits, made to read zeros, or else at the end. */
 static int alloc_space(struct disk *d, uint64_t size, uint64_t *foff)
 {
     struct vhdx *v = vhdx_of(d);
+    if (freespace_take(&v->space, size, VHDX_MiB, 0, v->alloc_end, foff)) {
+        if (vhdx_punch(d, *foff, size))
+            return 0;
+        freespace_untake(&v->space, *foff, size);
+    }
     uint64_t at = v->alloc_end;
     int rc = vhdx_extend(d, at + size);
     if (rc < 0)
@@ -441,8 +449,11 @@ static int discard_locked(struct disk *d, uint64_t off, uint64_t len)
         if (diff) {
             if (whole) {
                 /* must read zeros, not the parent: ZERO (offset 0 by the spec) */
-                if (present)
+                if (present) {
                     vhdx_punch(d, foff, bs);
+                    if (freespace_release(&v->space, foff, bs) < 0)
+                        return vhdx_err(d, -ENOMEM, "out of memory");
+                }
                 if (st != VHDX_PAYLOAD_ZERO)
                     vhdx_bat_set(v, idx, vhdx_bat_make(VHDX_PAYLOAD_ZERO, 0));
             } else if (st != VHDX_PAYLOAD_ZERO && st != VHDX_PAYLOAD_UNMAPPED &&

@@ -41,6 +41,7 @@ static void free_state(struct vhdx *v)
     for (size_t i = 0; i < v->noverlay; i++)
         free(v->overlay[i].data);
     free(v->overlay);
+    freespace_destroy(&v->space);
     pthread_mutex_destroy(&v->lock);
     free(v);
 }
@@ -95,6 +96,8 @@ static int open_steps(struct disk *d)
         return -EINVAL;
     d->err[0] = 0;
     v->alloc_end = compute_alloc_end(v);
+    if (!(d->flags & DISK_OPEN_RDONLY) && (rc = vhdx_space_rebuild(d)) < 0)
+        return rc;
 
     struct disk_info *in = &d->info;
     in->type = v->meta.has_parent ? DISK_TYPE_DIFFERENCING
@@ -161,4 +164,5 @@ const struct disk_format vhdx_format = {
     .resize = vhdx_resize,
     .set_parent = vhdx_set_parent,
     .map = vhdx_map,
+    .shrink = vhdx_shrink,
 };

@@ -198,6 +198,9 @@ static int resize_locked(struct disk *d, uint64_t new_size)
      * the (durable) log: give its space back */
     if (rc == 0 && v->reg.bat_offset != old_bat_off)
         vhdx_punch(d, old_bat_off, old_bat_len);
+    /* the old BAT region and the blocks cut off are gaps now (the change is durable) */
+    if (rc == 0)
+        rc = vhdx_space_rebuild(d);
     return rc;
 }
 

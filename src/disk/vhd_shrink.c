@@ -1,0 +1,149 @@
+/* VHD compaction's last step: blocks at the end of the file move into the gaps that
+ * freed blocks left, and the file is cut after the last block, its footer moved there.
+ *
+ * Crash safety without a log: the moved blocks are copied and synced before any BAT
+ * entry changes; each BAT entry is one 4-byte write (a crash leaves each block at its
+ * old place or its new one, both complete); the BAT is synced before the footer is
+ * written at the new end, and that is synced before the file is cut. */
+#include "disk/freespace.h"
+#include "disk/ops.h" /* disk_buf_is_zero */
+#include "disk/raw.h"
+#include "disk/vhd.h"
+#include "disk/vhd_priv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SECTOR 512u
+#define COPY_UNIT (1u << 20)
+
+static int fail(struct disk *d, int rc, const char *what)
+{
+    snprintf(d->err, sizeof(d->err), "%s: %s: %s", d->path, what, strerror(-rc));
+    return rc;
+}
+
+static uint64_t block_len(const struct vhd *v)
+{
+    return (uint64_t)v->bitmap_bytes + v->block_size;
+}
+
+/* Everything but the blocks: the footer copy, the header, the BAT, the locators. */
+static size_t fixed_parts(const struct vhd *v, struct freespace_range *used)
+{
+    size_t k = 0;
+    used[k++] = (struct freespace_range){ 0, VHD_FOOTER_SIZE };
+    used[k++] = (struct freespace_range){ v->footer.data_offset, VHD_HEADER_SIZE };
+    used[k++] = (struct freespace_range){ v->header.table_offset,
+                                          ((uint64_t)v->entries * 4 + SECTOR - 1) / SECTOR * SECTOR };
+    for (int i = 0; i < VHD_NUM_LOCATORS; i++)
+        if (v->header.loc[i].code && v->header.loc[i].data_offset)
+            used[k++] = (struct freespace_range){ v->header.loc[i].data_offset,
+                                                  vhd_locator_space(&v->header.loc[i]) };
+    return k;
+}
+
+struct move {
+    uint32_t block;
+    uint64_t from, to;
+};
+
+static int by_offset_desc(const void *a, const void *b)
+{
+    const struct move *x = a, *y = b;
+    return x->from > y->from ? -1 : x->from < y->from;
+}
+
+/* Copies a block's bitmap and data to `to`; where the gap could be punched (so it
+ * reads zeros) all-zero MiBs stay holes. */
+static int copy_block(struct disk *d, uint64_t from, uint64_t to, uint64_t len, uint8_t *buf)
+{
+    bool zeroed = raw_punch_hole(d->fd, to, len) == 0;
+    int rc;
+    for (uint64_t pos = 0; pos < len; pos += COPY_UNIT) {
+        size_t n = (size_t)(len - pos < COPY_UNIT ? len - pos : COPY_UNIT);
+        if ((rc = raw_pread_zero_eof(d->fd, buf, n, from + pos)) < 0)
+            return rc;
+        if ((!zeroed || !disk_buf_is_zero(buf, n)) && (rc = raw_pwrite_full(d->fd, buf, n, to + pos)))
+            return rc;
+    }
+    return 0;
+}
+
+int vhd_shrink(struct disk *d)
+{
+    struct vhd *v = d->priv;
+    if (!v->sparse || (d->flags & DISK_OPEN_UNSAFE))
+        return 0;
+    struct freespace fs = { 0 };
+    struct freespace_range *used = malloc((v->entries + 3 + VHD_NUM_LOCATORS) * sizeof(*used));
+    struct move *m = malloc((v->entries ? v->entries : 1) * sizeof(*m));
+    uint8_t *buf = malloc(COPY_UNIT);
+    int rc = 0;
+    if (!used || !m || !buf) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    size_t k = fixed_parts(v, used), nm = 0;
+    uint64_t end = 0;
+    for (size_t i = 0; i < k; i++)
+        if (used[i].off + used[i].len > end)
+            end = used[i].off + used[i].len;
+    for (uint32_t b = 0; b < v->entries; b++)
+        if (v->bat[b] != VHD_BAT_UNUSED) {
+            uint64_t at = (uint64_t)v->bat[b] * SECTOR;
+            used[k++] = (struct freespace_range){ at, block_len(v) };
+            m[nm++] = (struct move){ b, at, 0 };
+        }
+    if ((rc = freespace_rebuild(&fs, used, k, v->footer_off, SECTOR)) < 0)
+        goto out;
+
+    /* highest blocks first, each to the lowest gap below it that fits */
+    qsort(m, nm, sizeof(*m), by_offset_desc);
+    size_t moved = 0;
+    for (size_t j = 0; j < nm; j++) {
+        if (!freespace_take(&fs, block_len(v), 4096, v->bitmap_bytes % 4096, m[j].from, &m[j].to))
+            continue;
+        if ((rc = copy_block(d, m[j].from, m[j].to, block_len(v), buf))) {
+            fail(d, rc, "moving a block");
+            goto out;
+        }
+        m[moved++] = m[j];
+    }
+    if (moved && (rc = vhd_sync(d)))
+        goto out;
+    for (size_t j = 0; j < moved; j++) {
+        v->bat[m[j].block] = (uint32_t)(m[j].to / SECTOR);
+        if ((rc = vhd_write_bat_entry(d, m[j].block)))
+            goto out;
+    }
+    if (moved && (rc = vhd_sync(d)))
+        goto out;
+
+    for (uint32_t b = 0; b < v->entries; b++)
+        if (v->bat[b] != VHD_BAT_UNUSED && (uint64_t)v->bat[b] * SECTOR + block_len(v) > end)
+            end = (uint64_t)v->bat[b] * SECTOR + block_len(v);
+    end = (end + SECTOR - 1) / SECTOR * SECTOR;
+    if (end < v->footer_off) {
+        if ((rc = vhd_write_footer_at(d, end)) || (rc = vhd_sync(d)))
+            goto out;
+        v->footer_off = end;
+        if (ftruncate(d->fd, (off_t)(end + VHD_FOOTER_SIZE)) < 0) {
+            rc = fail(d, -errno, "cutting the file short");
+            goto out;
+        }
+        d->info.file_size = end + VHD_FOOTER_SIZE;
+        rc = vhd_sync(d);
+    }
+out:
+    if (rc == -ENOMEM)
+        fail(d, rc, "compacting");
+    freespace_destroy(&fs);
+    free(used);
+    free(m);
+    free(buf);
+    return rc;
+}
