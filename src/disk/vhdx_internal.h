@@ -186,6 +186,8 @@ int vhdx_write_locked(struct disk *d, uint64_t off, const void *buf, size_t len)
 
 /* vhdx_space.c */
 int vhdx_space_rebuild(struct disk *d);
+/* One past the last byte the headers, log, regions and blocks use, rounded to 1 MiB. */
+uint64_t vhdx_used_end(const struct vhdx *v);
 /* compact's last step: blocks moved down into gaps, the file cut after the last. */
 int vhdx_shrink(struct disk *d);
 

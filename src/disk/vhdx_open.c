@@ -53,26 +53,6 @@ static void first_problem(void *ctx, const char *line)
         vhdx_err(d, -EINVAL, "%s", line);
 }
 
-/* Past every structure and every block any BAT entry names. */
-static uint64_t compute_alloc_end(const struct vhdx *v)
-{
-    uint64_t end = vhdx_round_up(v->file_size, VHDX_MiB);
-    uint64_t cand[3] = { v->hdr.log_offset + v->hdr.log_length,
-                         v->reg.bat_offset + v->reg.bat_length,
-                         v->reg.meta_offset + v->reg.meta_length };
-    for (int i = 0; i < 3; i++)
-        if (cand[i] > end)
-            end = cand[i];
-    uint64_t n = v->geom.bat_entries < v->bat_region_entries ? v->geom.bat_entries
-                                                              : v->bat_region_entries;
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t off = vhdx_bat_offset(v->bat[i]);
-        if (off && off + v->geom.block_size > end)
-            end = off + (v->geom.block_size > VHDX_MiB ? v->geom.block_size : VHDX_MiB);
-    }
-    return vhdx_round_up(end, VHDX_MiB);
-}
-
 static int open_steps(struct disk *d)
 {
     struct vhdx *v = vhdx_of(d);
@@ -95,7 +75,10 @@ static int open_steps(struct disk *d)
     if (problems > 0 && !for_check)
         return -EINVAL;
     d->err[0] = 0;
-    v->alloc_end = compute_alloc_end(v);
+    /* past the file's end and everything in use (a BAT entry may point past the end) */
+    v->alloc_end = vhdx_used_end(v);
+    if (v->alloc_end < vhdx_round_up(v->file_size, VHDX_MiB))
+        v->alloc_end = vhdx_round_up(v->file_size, VHDX_MiB);
     if (!(d->flags & DISK_OPEN_RDONLY) && (rc = vhdx_space_rebuild(d)) < 0)
         return rc;
 

@@ -62,8 +62,7 @@ int vhdx_space_rebuild(struct disk *d)
     return rc < 0 ? vhdx_err(d, rc, "out of memory") : 0;
 }
 
-/* One past the last byte anything in the file uses, rounded to 1 MiB. */
-static uint64_t used_end(const struct vhdx *v)
+uint64_t vhdx_used_end(const struct vhdx *v)
 {
     uint64_t end = VHDX_MiB;
     uint64_t cand[3] = { v->hdr.log_offset + v->hdr.log_length,
@@ -196,7 +195,7 @@ int vhdx_shrink(struct disk *d)
         rc = drop_kept_space(d);
     if (rc >= 0)
         rc = move_blocks(d);
-    uint64_t end = used_end(v);
+    uint64_t end = vhdx_used_end(v);
     if (rc >= 0 && end < v->file_size) {
         /* The log's entries name the file size they were written for; replaying one on
          * a shorter file would be refused as truncation, so the session (and its log)
