@@ -772,6 +772,17 @@ static void space_hook(void *ctx, unsigned controller, unsigned lun, bool waitin
     atomic_fetch_add(waiting ? &r->waiting : &r->done, 1);
 }
 
+/* A channel set up (sv_setup, asynchronous) with the fake backend (fake_fmt) at LUN 9. */
+static void sv_setup_fake_lun9(struct sv *s)
+{
+    static struct disk fake = { .fmt = &fake_fmt, .path = (char *)"fake",
+                                .info = { .virtual_size = sizeof(fake_data),
+                                          .logical_sector_size = 512,
+                                          .physical_sector_size = 512 } };
+    sv_setup(s, true);
+    CHECK_EQ(storvsp_attach_disk(s->c, 9, &fake, 0), 0);
+}
+
 /* Disk full: a write that fails with ENOSPC is held (the hook pauses the VM), retried,
  * and completed normally once space is back; EIO (and ENOSPC without a hook) still
  * fail at once with MEDIUM ERROR. */
@@ -779,13 +790,8 @@ TEST(storvsp_disk_full_holds_and_retries)
 {
     struct sv s;
     struct vstor_packet r;
-    static struct disk fake = { .fmt = &fake_fmt, .path = (char *)"fake",
-                                .info = { .virtual_size = sizeof(fake_data),
-                                          .logical_sector_size = 512,
-                                          .physical_sector_size = 512 } };
     struct space_rec rec = { 0 };
-    sv_setup(&s, true);
-    CHECK_EQ(storvsp_attach_disk(s.c, 9, &fake, 0), 0);
+    sv_setup_fake_lun9(&s);
     uint8_t *buf = data_buf(&s);
     static const uint8_t wr[10] = { 0x2A, 0, 0, 0, 0, 8, 0, 0, 1, 0 };
 
@@ -885,12 +891,7 @@ TEST(storvsp_backend_errors_become_medium_errors)
 {
     struct sv s;
     struct vstor_packet r;
-    static struct disk fake = { .fmt = &fake_fmt, .path = (char *)"fake",
-                                .info = { .virtual_size = sizeof(fake_data),
-                                          .logical_sector_size = 512,
-                                          .physical_sector_size = 512 } };
-    sv_setup(&s, true);
-    CHECK_EQ(storvsp_attach_disk(s.c, 9, &fake, 0), 0);
+    sv_setup_fake_lun9(&s);
     static const uint8_t rd[10] = { 0x28, 0, 0, 0, 0, 8, 0, 0, 1, 0 };
     static const uint8_t sync[10] = { 0x35 };
 
@@ -922,12 +923,7 @@ TEST(storvsp_channel_keeps_many_in_flight)
 {
     struct sv s;
     struct vstor_packet r;
-    static struct disk fake = { .fmt = &fake_fmt, .path = (char *)"fake",
-                                .info = { .virtual_size = sizeof(fake_data),
-                                          .logical_sector_size = 512,
-                                          .physical_sector_size = 512 } };
-    sv_setup(&s, true);
-    CHECK_EQ(storvsp_attach_disk(s.c, 9, &fake, 0), 0);
+    sv_setup_fake_lun9(&s);
     atomic_store(&fake_hold, 1);
     static const uint8_t rd[10] = { 0x28, 0, 0, 0, 0, 8, 0, 0, 1, 0 };
     struct vstor_packet p = { .operation = VSTOR_OP_EXECUTE_SRB, .flags = 1 };

@@ -75,14 +75,22 @@ static const struct vmbus_device_desc *const reserve_devs[] = { &reserve_dev };
 #define RING_PAGE 200u
 #define GPADL_ID 0xE1E10u
 
-/* Connected guest with offers received; returns the number of offers. */
-static int setup_devs(struct tguest *g, uint32_t vcpus,
-                      const struct vmbus_device_desc *const *devs, unsigned ndevs)
+/* A fresh host with DEVS and a guest, connected at Windows 10 v5.3 when `connect`. */
+static void start(struct tguest *g, uint32_t vcpus, const struct vmbus_device_desc *const *devs,
+                  unsigned ndevs, bool connect)
 {
     memset(&echo, 0, sizeof(echo));
     tg_init(g, vcpus, devs, ndevs);
     CHECK(g->host != NULL);
-    CHECK_EQ(tg_connect(g, VMBUS_VERSION_WIN10_V5_3), 1);
+    if (connect)
+        CHECK_EQ(tg_connect(g, VMBUS_VERSION_WIN10_V5_3), 1);
+}
+
+/* Connected guest with offers received; returns the number of offers. */
+static int setup_devs(struct tguest *g, uint32_t vcpus,
+                      const struct vmbus_device_desc *const *devs, unsigned ndevs)
+{
+    start(g, vcpus, devs, ndevs, true);
     struct vmbus_msg_header rq = { .msgtype = CHANNELMSG_REQUESTOFFERS };
     CHECK_EQ(tg_post(g, &rq, sizeof(rq)), 0);
     int offers = 0;
@@ -158,8 +166,7 @@ TEST(vmbus_version_negotiation)
 TEST(vmbus_control_messages_go_to_target_vcpu)
 {
     struct tguest g;
-    memset(&echo, 0, sizeof(echo));
-    tg_init(&g, 2, test_devs, 2);
+    start(&g, 2, test_devs, 2, false);
     struct vmbus_msg_initiate_contact ic = { .hdr.msgtype = CHANNELMSG_INITIATE_CONTACT,
                                              .version_requested = 0x50002, .target_vcpu = 1,
                                              .interrupt_page_or_sint = 2 };
@@ -175,9 +182,7 @@ TEST(vmbus_control_messages_go_to_target_vcpu)
 TEST(vmbus_offers)
 {
     struct tguest g;
-    memset(&echo, 0, sizeof(echo));
-    tg_init(&g, 1, test_devs, 2);
-    CHECK_EQ(tg_connect(&g, VMBUS_VERSION_WIN10_V5_3), 1);
+    start(&g, 1, test_devs, 2, true);
     struct vmbus_msg_header rq = { .msgtype = CHANNELMSG_REQUESTOFFERS };
     CHECK_EQ(tg_post(&g, &rq, sizeof(rq)), 0);
     struct vmbus_msg_offer_channel o;
@@ -580,8 +585,7 @@ TEST(vmbus_gpadl_validation)
 TEST(vmbus_malformed_messages_rejected)
 {
     struct tguest g;
-    memset(&echo, 0, sizeof(echo));
-    tg_init(&g, 1, test_devs, 2);
+    start(&g, 1, test_devs, 2, false);
     uint8_t m[240] = { 0 };
     /* Before contact only INITIATE_CONTACT/UNLOAD mean anything. */
     m[0] = CHANNELMSG_REQUESTOFFERS;
@@ -660,9 +664,7 @@ TEST(vmbus_rescind)
 TEST(vmbus_backpressure_when_guest_does_not_consume)
 {
     struct tguest g;
-    memset(&echo, 0, sizeof(echo));
-    tg_init(&g, 1, test_devs, 2);
-    CHECK_EQ(tg_connect(&g, VMBUS_VERSION_WIN10_V5_3), 1);
+    start(&g, 1, test_devs, 2, true);
     struct vmbus_msg_gpadl_teardown t = { .hdr.msgtype = CHANNELMSG_GPADL_TEARDOWN,
                                           .child_relid = 1, .gpadl = 1 };
     int ok = 0, refused = 0;
@@ -697,9 +699,7 @@ TEST(vmbus_subchannels)
 {
     const struct vmbus_device_desc *devs[] = { &multi_dev, &echo_dev2 };
     struct tguest g;
-    memset(&echo, 0, sizeof(echo));
-    tg_init(&g, 2, devs, 2);
-    CHECK_EQ(tg_connect(&g, VMBUS_VERSION_WIN10_V5_3), 1);
+    start(&g, 2, devs, 2, true);
     struct vmbus_msg_header rq = { .msgtype = CHANNELMSG_REQUESTOFFERS };
     CHECK_EQ(tg_post(&g, &rq, sizeof(rq)), 0);
     struct vmbus_msg_offer_channel o;
@@ -757,8 +757,7 @@ TEST(vmbus_subchannels_reoffered_per_connection)
 {
     const struct vmbus_device_desc *devs[] = { &multi_dev };
     struct tguest g;
-    memset(&echo, 0, sizeof(echo));
-    tg_init(&g, 1, devs, 1);
+    start(&g, 1, devs, 1, false);
     struct vmbus_channel *primary = vmbus_host_channel(g.host, 0);
     CHECK_EQ(vmbus_channel_offer_subchannels(primary, 1), -1); /* no guest yet */
     for (int round = 0; round < 2; round++) {
