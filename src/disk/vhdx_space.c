@@ -36,11 +36,22 @@ static uint64_t entry_space(const struct vhdx *v, uint64_t i)
     return v->geom.block_size;
 }
 
+/* How many BAT entries name file space (sized for those, not for the whole BAT: a
+ * 64 TiB disk of 1 MiB blocks has 64 Mi entries, mostly empty). */
+static uint64_t entries_with_space(const struct vhdx *v)
+{
+    uint64_t k = 0;
+    for (uint64_t i = 0, n = entries_in_use(v); i < n; i++)
+        k += entry_space(v, i) != 0;
+    return k;
+}
+
 int vhdx_space_rebuild(struct disk *d)
 {
     struct vhdx *v = vhdx_of(d);
     uint64_t n = entries_in_use(v);
-    struct freespace_range *used = malloc((n + 4 + VHDX_OTHER_REGIONS) * sizeof(*used));
+    struct freespace_range *used =
+        malloc((entries_with_space(v) + 4 + VHDX_OTHER_REGIONS) * sizeof(*used));
     if (!used)
         return vhdx_err(d, -ENOMEM, "out of memory");
     size_t k = 0;
@@ -118,8 +129,8 @@ static int by_offset_desc(const void *a, const void *b)
 static int move_blocks(struct disk *d)
 {
     struct vhdx *v = vhdx_of(d);
-    uint64_t n = entries_in_use(v), nm = 0;
-    struct move *m = malloc((n ? n : 1) * sizeof(*m));
+    uint64_t n = entries_in_use(v), nm = 0, blocks = entries_with_space(v);
+    struct move *m = malloc((blocks ? blocks : 1) * sizeof(*m));
     uint8_t *buf = malloc(VHDX_MiB);
     int rc = 0;
     if (!m || !buf) {
