@@ -230,10 +230,74 @@ uint64_t vhd_next_block_off(const struct vhd *v)
     return ((v->footer_off + v->bitmap_bytes + 4095) & ~4095ull) - v->bitmap_bytes;
 }
 
-/* Give block b a place at the end of the file holding the sectors [in, in+n). */
+static uint8_t *new_bitmap(const struct vhd *v, uint64_t in, size_t n)
+{
+    uint8_t *bm = malloc(v->bitmap_bytes);
+    if (!bm)
+        return NULL;
+    bool diff = v->footer.disk_type == VHD_TYPE_DIFF;
+    memset(bm, diff ? 0 : 0xFF, v->bitmap_bytes);
+    if (diff)
+        for (uint64_t s = in / VHD_SECTOR; s < (in + n) / VHD_SECTOR; s++)
+            bm[s / 8] |= (uint8_t)(0x80 >> (s % 8));
+    return bm;
+}
+
+/* The block's place is in use (bitmap bm at bm_off, data written and synced): the BAT
+ * entry goes last. */
+static int block_placed(struct disk *d, uint32_t b, uint64_t bm_off, uint8_t *bm)
+{
+    struct vhd *v = d->priv;
+    v->bat[b] = (uint32_t)(bm_off / VHD_SECTOR);
+    if (bitmap_all_ones(bm, v->block_size / VHD_SECTOR)) {
+        free(bm);
+        bm = VHD_BITMAP_FULL;
+    }
+    v->bitmaps[b] = bm;
+    if (d->flags & DISK_OPEN_UNSAFE) {
+        v->dirty = true;
+        return 0;
+    }
+    return vhd_write_bat_entry(d, b);
+}
+
+/* Block b into a gap a freed block left, if one fits and can be made to read zeros
+ * (punched): 1 placed, 0 no gap, negative errno. */
+static int allocate_in_gap(struct disk *d, uint32_t b, uint64_t in, const char *buf, size_t n)
+{
+    struct vhd *v = d->priv;
+    uint64_t len = (uint64_t)v->bitmap_bytes + v->block_size, at;
+    if (!freespace_take(&v->space, len, 4096, v->bitmap_bytes % 4096, v->footer_off, &at))
+        return 0;
+    if (raw_punch_hole(d->fd, at, len)) {
+        freespace_untake(&v->space, at, len);
+        return 0;
+    }
+    uint8_t *bm = new_bitmap(v, in, n);
+    if (!bm) {
+        freespace_untake(&v->space, at, len);
+        return -ENOMEM;
+    }
+    int rc = raw_pwrite_full(d->fd, bm, v->bitmap_bytes, at);
+    if (!rc)
+        rc = raw_pwrite_full(d->fd, buf, n, at + v->bitmap_bytes + in);
+    rc = rc ? io_err(d, rc, "allocating a block") : vhd_sync(d);
+    if (rc) {
+        freespace_untake(&v->space, at, len);
+        free(bm);
+        return rc;
+    }
+    rc = block_placed(d, b, at, bm);
+    return rc ? rc : 1;
+}
+
+/* Give block b a place holding the sectors [in, in+n): a gap, or the end of the file. */
 static int allocate_block(struct disk *d, uint32_t b, uint64_t in, const char *buf, size_t n)
 {
     struct vhd *v = d->priv;
+    int placed = allocate_in_gap(d, b, in, buf, n);
+    if (placed)
+        return placed < 0 ? placed : 0;
     uint64_t bm_off = vhd_next_block_off(v);
     uint64_t new_footer = bm_off + v->bitmap_bytes + v->block_size;
     if (new_footer / VHD_SECTOR >= VHD_BAT_UNUSED) {
@@ -241,15 +305,9 @@ static int allocate_block(struct disk *d, uint32_t b, uint64_t in, const char *b
                  d->path);
         return -EFBIG;
     }
-    uint8_t *bm = malloc(v->bitmap_bytes);
+    uint8_t *bm = new_bitmap(v, in, n);
     if (!bm)
         return -ENOMEM;
-    bool diff = v->footer.disk_type == VHD_TYPE_DIFF;
-    memset(bm, diff ? 0 : 0xFF, v->bitmap_bytes);
-    if (diff)
-        for (uint64_t s = in / VHD_SECTOR; s < (in + n) / VHD_SECTOR; s++)
-            bm[s / 8] |= (uint8_t)(0x80 >> (s % 8));
-
     int rc = 0;
     uint64_t old_footer = v->footer_off;
     v->footer_off = new_footer;
@@ -273,17 +331,7 @@ static int allocate_block(struct disk *d, uint32_t b, uint64_t in, const char *b
         free(bm);
         return rc;
     }
-    v->bat[b] = (uint32_t)(bm_off / VHD_SECTOR);
-    if (bitmap_all_ones(bm, v->block_size / VHD_SECTOR)) {
-        free(bm);
-        bm = VHD_BITMAP_FULL;
-    }
-    v->bitmaps[b] = bm;
-    if (d->flags & DISK_OPEN_UNSAFE) {
-        v->dirty = true;
-        return 0;
-    }
-    return vhd_write_bat_entry(d, b);
+    return block_placed(d, b, bm_off, bm);
 }
 
 /* Sector aligned [in, in+n) inside block b. */
@@ -431,6 +479,7 @@ int vhd_free_block(struct disk *d, uint32_t b)
         return rc;
     if (end == v->footer_off) { /* the last block: cut it off */
         v->footer_off = start;
+        freespace_truncate(&v->space, start);
         if ((rc = vhd_write_footer_at(d, start)))
             return rc;
         if (ftruncate(d->fd, (off_t)(start + VHD_FOOTER_SIZE)) < 0)
@@ -438,7 +487,12 @@ int vhd_free_block(struct disk *d, uint32_t b)
         return 0;
     }
     rc = raw_punch_hole(d->fd, start, end - start);
-    return rc ? io_err(d, rc, "punching a hole") : 0;
+    if (rc)
+        return io_err(d, rc, "punching a hole");
+    /* the unused entry is on stable storage (unless UNSAFE): the space is a gap now */
+    if (!(d->flags & DISK_OPEN_UNSAFE) && freespace_untake(&v->space, start, end - start) < 0)
+        return io_err(d, -ENOMEM, "recording free space");
+    return 0;
 }
 
 static int vhd_discard(struct disk *d, uint64_t off, uint64_t len)

@@ -37,6 +37,7 @@ void vhd_free(struct vhd *v)
     free(v->bitmaps);
     free(v->bat);
     free(v->bad_entries);
+    freespace_destroy(&v->space);
     for (int i = 0; i < v->nproblems; i++)
         free(v->problems[i]);
     free(v);
@@ -321,6 +322,10 @@ int vhd_open(struct disk *d, char *err)
             vhd_problem(v, true, "the footer copy at offset 0 differs from the footer at the end");
         if ((rc = open_sparse(d, fsz, err)))
             goto fail;
+        if (!(d->flags & (DISK_OPEN_RDONLY | DISK_OPEN_UNSAFE)) && (rc = vhd_space_rebuild(d))) {
+            snprintf(err, DISK_ERR_LEN, "%s", d->err);
+            goto fail;
+        }
     }
 
     d->info.type = f->disk_type == VHD_TYPE_FIXED     ? DISK_TYPE_FIXED

@@ -3,6 +3,7 @@
 #define VIRIDIAN_DISK_VHD_PRIV_H
 
 #include "disk/disk.h"
+#include "disk/freespace.h"
 #include "disk/vhd_format.h"
 
 #define VHD_MAX_PROBLEMS 64
@@ -18,6 +19,7 @@ struct vhd {
     uint32_t *bat;              /* host order: sector of the block's bitmap, or unused */
     uint8_t **bitmaps;          /* per block: NULL = not loaded, VHD_BITMAP_FULL, or a copy */
     bool dirty;                 /* DISK_OPEN_UNSAFE: BAT and footer not written yet */
+    struct freespace space;     /* gaps between the blocks (vhd_space.c); writable only */
     /* Found on open, for the checker. */
     bool eof_footer_bad;        /* the footer at the end was damaged; the copy at 0 used */
     bool copy_footer_bad;       /* dynamic: the copy at offset 0 is damaged */
@@ -66,7 +68,9 @@ int vhd_set_parent(struct disk *d, struct disk *parent, const char *parent_path)
 int vhd_create(const char *path, const struct disk_create_opts *opts, char *err);
 int vhd_check(struct disk *d, bool repair, void (*report)(void *ctx, const char *line), void *ctx);
 int vhd_resize(struct disk *d, uint64_t new_size);
-/* vhd_shrink.c: compact's last step, blocks moved into gaps and the file cut short */
+/* vhd_space.c: the gaps freed blocks left (new blocks go there first), and compact's
+ * last step, blocks moved into the gaps and the file cut short */
+int vhd_space_rebuild(struct disk *d);
 int vhd_shrink(struct disk *d);
 
 #endif

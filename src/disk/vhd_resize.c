@@ -150,6 +150,8 @@ int vhd_resize(struct disk *d, uint64_t new_size)
         rc = resize_fixed(d, new_size);
     } else {
         uint64_t need = (new_size + v->block_size - 1) / v->block_size;
+        /* a grown BAT may cover gaps: no gap is handed out until they are found again */
+        freespace_truncate(&v->space, 0);
         if (need > v->header.max_table_entries && (rc = grow_bat(d, (uint32_t)need)))
             return rc;
         for (uint64_t b = need; b < v->entries; b++)
@@ -165,7 +167,8 @@ int vhd_resize(struct disk *d, uint64_t new_size)
         }
         v->entries = (uint32_t)need;
         set_size(v, new_size);
-        if ((rc = vhd_sync(d)) || (rc = vhd_write_footers(d)) || (rc = vhd_sync(d)))
+        if ((rc = vhd_sync(d)) || (rc = vhd_write_footers(d)) || (rc = vhd_sync(d)) ||
+            (rc = vhd_space_rebuild(d)))
             return rc;
     }
     if (!rc)

@@ -331,3 +331,26 @@ else
     fail disk-interop/differencing-reuses-space "file $size1 -> $size2 bytes (want no growth), or the data differs"
 fi
 check disk-interop/differencing-reuses-space-check "$VIRIDIAN" disk check rc.vhdx
+
+# A dynamic VHD puts a new block into the gap a discarded block left (the BAT entry is
+# on stable storage as unused before the gap is handed out), so the file does not grow;
+# qemu-img reads the result.
+rm -f rv.vhd rv.raw
+"$VIRIDIAN" disk create rv.vhd 32M --block-size 2M >/dev/null
+head -c $((6 * MiB)) /dev/urandom >d3
+head -c $((2 * MiB)) /dev/urandom >d1
+"$DISKIO" write rv.vhd 0 d3                                 # blocks 0, 1, 2
+"$DISKIO" discard rv.vhd $((2 * MiB)) $((2 * MiB))           # block 1: a gap
+size1=$(stat -c %s rv.vhd)
+"$DISKIO" write rv.vhd $((20 * MiB)) d1                     # block 10: into the gap
+size2=$(stat -c %s rv.vhd)
+truncate -s 32M rv-want.raw
+dd if=d3 of=rv-want.raw bs=1M conv=notrunc status=none
+dd if=/dev/zero of=rv-want.raw bs=1M seek=2 count=2 conv=notrunc status=none
+dd if=d1 of=rv-want.raw bs=1M seek=20 conv=notrunc status=none
+if ((size2 == size1)) && qemu-img compare -q -f raw -F vpc rv-want.raw rv.vhd; then
+    pass disk-interop/vhd-reuses-freed-space
+else
+    fail disk-interop/vhd-reuses-freed-space "file $size1 -> $size2 bytes (want no growth), or qemu-img reads other data"
+fi
+check disk-interop/vhd-reuses-freed-space-check "$VIRIDIAN" disk check rv.vhd

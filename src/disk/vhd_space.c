@@ -1,10 +1,14 @@
-/* VHD compaction's last step: blocks at the end of the file move into the gaps that
- * freed blocks left, and the file is cut after the last block, its footer moved there.
+/* VHD file space: the gaps blocks freed by discard leave (found on open; a new block
+ * takes the lowest gap that fits before the file grows), and compaction's last step:
+ * blocks at the end of the file move into the gaps, and the file is cut after the last
+ * block, its footer moved there.
  *
- * Crash safety without a log: the moved blocks are copied and synced before any BAT
- * entry changes; each BAT entry is one 4-byte write (a crash leaves each block at its
- * old place or its new one, both complete); the BAT is synced before the footer is
- * written at the new end, and that is synced before the file is cut. */
+ * A block is freed by writing its BAT entry as unused and syncing, so its space is a
+ * gap at once (no log, nothing pending). Crash safety of the moves without a log: the
+ * moved blocks are copied and synced before any BAT entry changes; each BAT entry is
+ * one 4-byte write (a crash leaves each block at its old place or its new one, both
+ * complete); the BAT is synced before the footer is written at the new end, and that
+ * is synced before the file is cut. */
 #include "disk/freespace.h"
 #include "disk/ops.h" /* disk_buf_is_zero */
 #include "disk/raw.h"
@@ -46,6 +50,21 @@ static size_t fixed_parts(const struct vhd *v, struct freespace_range *used)
     return k;
 }
 
+int vhd_space_rebuild(struct disk *d)
+{
+    struct vhd *v = d->priv;
+    struct freespace_range *used = malloc((v->entries + 3 + VHD_NUM_LOCATORS) * sizeof(*used));
+    if (!used)
+        return fail(d, -ENOMEM, "finding free space");
+    size_t k = fixed_parts(v, used);
+    for (uint32_t b = 0; b < v->entries; b++)
+        if (v->bat[b] != VHD_BAT_UNUSED)
+            used[k++] = (struct freespace_range){ (uint64_t)v->bat[b] * SECTOR, block_len(v) };
+    int rc = freespace_rebuild(&v->space, used, k, v->footer_off, SECTOR);
+    free(used);
+    return rc < 0 ? fail(d, rc, "finding free space") : 0;
+}
+
 struct move {
     uint32_t block;
     uint64_t from, to;
@@ -78,34 +97,24 @@ int vhd_shrink(struct disk *d)
     struct vhd *v = d->priv;
     if (!v->sparse || (d->flags & DISK_OPEN_UNSAFE))
         return 0;
-    struct freespace fs = { 0 };
-    struct freespace_range *used = malloc((v->entries + 3 + VHD_NUM_LOCATORS) * sizeof(*used));
     struct move *m = malloc((v->entries ? v->entries : 1) * sizeof(*m));
     uint8_t *buf = malloc(COPY_UNIT);
     int rc = 0;
-    if (!used || !m || !buf) {
+    size_t nm = 0;
+    if (!m || !buf) {
         rc = -ENOMEM;
         goto out;
     }
-    size_t k = fixed_parts(v, used), nm = 0;
-    uint64_t end = 0;
-    for (size_t i = 0; i < k; i++)
-        if (used[i].off + used[i].len > end)
-            end = used[i].off + used[i].len;
     for (uint32_t b = 0; b < v->entries; b++)
-        if (v->bat[b] != VHD_BAT_UNUSED) {
-            uint64_t at = (uint64_t)v->bat[b] * SECTOR;
-            used[k++] = (struct freespace_range){ at, block_len(v) };
-            m[nm++] = (struct move){ b, at, 0 };
-        }
-    if ((rc = freespace_rebuild(&fs, used, k, v->footer_off, SECTOR)) < 0)
-        goto out;
+        if (v->bat[b] != VHD_BAT_UNUSED)
+            m[nm++] = (struct move){ b, (uint64_t)v->bat[b] * SECTOR, 0 };
+    struct freespace *fs = &v->space;
 
     /* highest blocks first, each to the lowest gap below it that fits */
     qsort(m, nm, sizeof(*m), by_offset_desc);
     size_t moved = 0;
     for (size_t j = 0; j < nm; j++) {
-        if (!freespace_take(&fs, block_len(v), 4096, v->bitmap_bytes % 4096, m[j].from, &m[j].to))
+        if (!freespace_take(fs, block_len(v), 4096, v->bitmap_bytes % 4096, m[j].from, &m[j].to))
             continue;
         if ((rc = copy_block(d, m[j].from, m[j].to, block_len(v), buf))) {
             fail(d, rc, "moving a block");
@@ -122,7 +131,15 @@ int vhd_shrink(struct disk *d)
     }
     if (moved && (rc = vhd_sync(d)))
         goto out;
+    for (size_t j = 0; j < moved; j++) /* unreferenced for good now */
+        if ((rc = freespace_untake(fs, m[j].from, block_len(v))) < 0)
+            goto out;
 
+    struct freespace_range parts[3 + VHD_NUM_LOCATORS];
+    uint64_t end = 0;
+    for (size_t i = 0, k = fixed_parts(v, parts); i < k; i++)
+        if (parts[i].off + parts[i].len > end)
+            end = parts[i].off + parts[i].len;
     for (uint32_t b = 0; b < v->entries; b++)
         if (v->bat[b] != VHD_BAT_UNUSED && (uint64_t)v->bat[b] * SECTOR + block_len(v) > end)
             end = (uint64_t)v->bat[b] * SECTOR + block_len(v);
@@ -136,13 +153,12 @@ int vhd_shrink(struct disk *d)
             goto out;
         }
         d->info.file_size = end + VHD_FOOTER_SIZE;
+        freespace_truncate(fs, end);
         rc = vhd_sync(d);
     }
 out:
     if (rc == -ENOMEM)
         fail(d, rc, "compacting");
-    freespace_destroy(&fs);
-    free(used);
     free(m);
     free(buf);
     return rc;
