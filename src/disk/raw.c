@@ -2,9 +2,12 @@
  * what lets convert skip them without reading. */
 #include "disk/raw.h"
 
+#include "disk/ops.h" /* disk_buf_is_zero */
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -76,15 +79,36 @@ int raw_file_extent(int fd, uint64_t file_size, uint64_t off, uint64_t len, uint
     return DISK_EXTENT_DATA;
 }
 
-int raw_punch_hole(int fd, uint64_t off, uint64_t len)
+int raw_zero_hole(int fd, uint64_t off, uint64_t len)
 {
     if (len == 0)
         return 0;
     if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
         return 0;
-    if (errno == EOPNOTSUPP || errno == ENOSYS)
-        return 0; /* discard is advisory */
-    return -errno;
+    return errno == ENOSYS ? -EOPNOTSUPP : -errno;
+}
+
+int raw_punch_hole(int fd, uint64_t off, uint64_t len)
+{
+    int rc = raw_zero_hole(fd, off, len);
+    return rc == -EOPNOTSUPP ? 0 : rc; /* discard is advisory */
+}
+
+int raw_copy_within(int fd, uint64_t from, uint64_t to, uint64_t len, bool dst_zero)
+{
+    const size_t unit = 1u << 20;
+    uint8_t *buf = malloc(unit);
+    if (!buf)
+        return -ENOMEM;
+    int rc = 0;
+    for (uint64_t pos = 0; pos < len && !rc; pos += unit) {
+        size_t n = (size_t)(len - pos < unit ? len - pos : unit);
+        rc = raw_pread_zero_eof(fd, buf, n, from + pos);
+        if (!rc && (!dst_zero || !disk_buf_is_zero(buf, n)))
+            rc = raw_pwrite_full(fd, buf, n, to + pos);
+    }
+    free(buf);
+    return rc;
 }
 
 static int raw_probe(int fd, uint64_t file_size)

@@ -269,7 +269,7 @@ static int allocate_in_gap(struct disk *d, uint32_t b, uint64_t in, const char *
     uint64_t len = (uint64_t)v->bitmap_bytes + v->block_size, at;
     if (!freespace_take(&v->space, len, 4096, v->bitmap_bytes % 4096, v->footer_off, &at))
         return 0;
-    if (raw_punch_hole(d->fd, at, len)) {
+    if (raw_zero_hole(d->fd, at, len)) { /* the new block must read zeros where unwritten */
         freespace_untake(&v->space, at, len);
         return 0;
     }

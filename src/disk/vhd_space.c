@@ -10,7 +10,6 @@
  * complete); the BAT is synced before the footer is written at the new end, and that
  * is synced before the file is cut. */
 #include "disk/freespace.h"
-#include "disk/ops.h" /* disk_buf_is_zero */
 #include "disk/raw.h"
 #include "disk/vhd.h"
 #include "disk/vhd_priv.h"
@@ -22,7 +21,6 @@
 #include <unistd.h>
 
 #define SECTOR 512u
-#define COPY_UNIT (1u << 20)
 
 static int fail(struct disk *d, int rc, const char *what)
 {
@@ -76,32 +74,15 @@ static int by_offset_desc(const void *a, const void *b)
     return x->from > y->from ? -1 : x->from < y->from;
 }
 
-/* Copies a block's bitmap and data to `to`; where the gap could be punched (so it
- * reads zeros) all-zero MiBs stay holes. */
-static int copy_block(struct disk *d, uint64_t from, uint64_t to, uint64_t len, uint8_t *buf)
-{
-    bool zeroed = raw_punch_hole(d->fd, to, len) == 0;
-    int rc;
-    for (uint64_t pos = 0; pos < len; pos += COPY_UNIT) {
-        size_t n = (size_t)(len - pos < COPY_UNIT ? len - pos : COPY_UNIT);
-        if ((rc = raw_pread_zero_eof(d->fd, buf, n, from + pos)) < 0)
-            return rc;
-        if ((!zeroed || !disk_buf_is_zero(buf, n)) && (rc = raw_pwrite_full(d->fd, buf, n, to + pos)))
-            return rc;
-    }
-    return 0;
-}
-
 int vhd_shrink(struct disk *d)
 {
     struct vhd *v = d->priv;
     if (!v->sparse || (d->flags & DISK_OPEN_UNSAFE))
         return 0;
     struct move *m = malloc((v->entries ? v->entries : 1) * sizeof(*m));
-    uint8_t *buf = malloc(COPY_UNIT);
     int rc = 0;
     size_t nm = 0;
-    if (!m || !buf) {
+    if (!m) {
         rc = -ENOMEM;
         goto out;
     }
@@ -116,7 +97,8 @@ int vhd_shrink(struct disk *d)
     for (size_t j = 0; j < nm; j++) {
         if (!freespace_take(fs, block_len(v), 4096, v->bitmap_bytes % 4096, m[j].from, &m[j].to))
             continue;
-        if ((rc = copy_block(d, m[j].from, m[j].to, block_len(v), buf))) {
+        bool zeroed = raw_zero_hole(d->fd, m[j].to, block_len(v)) == 0;
+        if ((rc = raw_copy_within(d->fd, m[j].from, m[j].to, block_len(v), zeroed))) {
             fail(d, rc, "moving a block");
             goto out;
         }
@@ -160,6 +142,5 @@ out:
     if (rc == -ENOMEM)
         fail(d, rc, "compacting");
     free(m);
-    free(buf);
     return rc;
 }

@@ -77,10 +77,8 @@ bool vhdx_punch(struct disk *d, uint64_t off, uint64_t len)
     if (vhdx_crash_point)
         vhdx_crash_point("write", d->fd, off, len);
     v->data_dirty = true;
-    if (fallocate(d->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0) {
-        if (errno == EOPNOTSUPP || errno == ENOSYS)
-            v->punch_ok = false;
-        return false;
-    }
-    return true;
+    int rc = raw_zero_hole(d->fd, off, len);
+    if (rc == -EOPNOTSUPP)
+        v->punch_ok = false;
+    return rc == 0;
 }

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "disk/ops.h" /* disk_buf_is_zero */
 #include "disk/vhdx.h"
 #include "disk/vhdx_internal.h"
 
@@ -93,26 +92,6 @@ uint64_t vhdx_used_end(const struct vhdx *v)
     return vhdx_round_up(end, VHDX_MiB);
 }
 
-/* Copies len bytes of the file from `from` to `to` (which reads as zeros), leaving
- * all-zero MiBs unwritten so they stay holes. */
-static int copy_space(struct disk *d, uint64_t from, uint64_t to, uint64_t len, uint8_t *buf)
-{
-    for (uint64_t pos = 0; pos < len; pos += VHDX_MiB) {
-        int rc = raw_pread_zero_eof(d->fd, buf, VHDX_MiB, from + pos);
-        if (rc < 0)
-            return vhdx_err(d, rc, "read at file offset %llu: %s",
-                            (unsigned long long)(from + pos), strerror(-rc));
-        if (disk_buf_is_zero(buf, VHDX_MiB))
-            continue;
-        if (vhdx_crash_point)
-            vhdx_crash_point("write", d->fd, to + pos, VHDX_MiB);
-        if ((rc = raw_pwrite_full(d->fd, buf, VHDX_MiB, to + pos)) < 0)
-            return vhdx_err(d, rc, "write at file offset %llu: %s",
-                            (unsigned long long)(to + pos), strerror(-rc));
-    }
-    return 0;
-}
-
 struct move {
     uint64_t idx, from, to, len;
 };
@@ -131,9 +110,8 @@ static int move_blocks(struct disk *d)
     struct vhdx *v = vhdx_of(d);
     uint64_t n = entries_in_use(v), nm = 0, blocks = entries_with_space(v);
     struct move *m = malloc((blocks ? blocks : 1) * sizeof(*m));
-    uint8_t *buf = malloc(VHDX_MiB);
     int rc = 0;
-    if (!m || !buf) {
+    if (!m) {
         rc = vhdx_err(d, -ENOMEM, "out of memory");
         goto out;
     }
@@ -152,8 +130,13 @@ static int move_blocks(struct disk *d)
             freespace_untake(&v->space, m[j].to, m[j].len);
             break;
         }
-        if ((rc = copy_space(d, m[j].from, m[j].to, m[j].len, buf)) < 0)
+        if (vhdx_crash_point)
+            vhdx_crash_point("write", d->fd, m[j].to, m[j].len);
+        if ((rc = raw_copy_within(d->fd, m[j].from, m[j].to, m[j].len, true)) < 0) {
+            rc = vhdx_err(d, rc, "moving a block to file offset %llu: %s",
+                          (unsigned long long)m[j].to, strerror(-rc));
             goto out;
+        }
         m[planned++] = m[j];
     }
     if (!planned)
@@ -171,7 +154,6 @@ static int move_blocks(struct disk *d)
     rc = vhdx_flush_locked(d);
 out:
     free(m);
-    free(buf);
     return rc;
 }
 
