@@ -3,11 +3,13 @@
  * Fixed disks are the data followed by the footer. Dynamic and differencing disks keep
  * the whole BAT in memory and each block's sector bitmap once it has been used.
  *
- * Allocation order (crash safety): the footer is first written at the new end of the
- * file, then the block's bitmap and data, then fdatasync, and only then the BAT entry.
- * A crash at any point leaves either a leaked block or a complete one, never a BAT entry
- * pointing at garbage, and the file always ends in a valid footer. With DISK_OPEN_UNSAFE
- * (bulk convert into a new file) the footer and BAT are written once, at flush/close.
+ * Allocation order (crash safety): a new block goes into the lowest gap a discarded
+ * block left (vhd_space.c) or else at the end, where the footer is first written at the
+ * new end of the file; then the block's bitmap and data, then fdatasync, and only then
+ * the BAT entry. A crash at any point leaves either a leaked block or a complete one,
+ * never a BAT entry pointing at garbage, and the file always ends in a valid footer.
+ * With DISK_OPEN_UNSAFE (bulk convert into a new file) the footer and BAT are written
+ * once, at flush/close.
  *
  * Bitmaps: a new block of a dynamic disk gets an all-ones bitmap (its unwritten sectors
  * are holes in the file and read as zero, as qemu does); a new block of a differencing
@@ -15,8 +17,9 @@
  * Reads honour the bitmap in both (a clear bit reads as zero, or from the parent).
  *
  * Discard: fixed disks punch a hole (reads zero). Dynamic disks give a block back only
- * when the discard covers all of it: its BAT entry becomes unused and its space is
- * punched out (or cut off when it is the last block); partial discards are ignored.
+ * when the discard covers all of it: its BAT entry becomes unused (synced) and its space
+ * is punched out and becomes a gap (or is cut off when it is the last block); partial
+ * discards are ignored.
  * Differencing disks ignore discard (dropping a block would expose the parent's data).
  * Opening and validation are in vhd_open.c. */
 #include "disk/raw.h"
