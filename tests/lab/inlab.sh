@@ -76,16 +76,22 @@ vmm_watch() {
     if kill -0 "$1" 2>/dev/null; then
         for _c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
             echo "stuck VMM pid $_c, threads:"
-            for _t in /proc/"$_c"/task/*; do
-                echo "  $(cat "$_t"/comm) state=$(cut -d' ' -f3 "$_t"/stat) syscall=$(cut -d' ' -f1 "$_t"/syscall)"
-                sed 's/^/    /' "$_t"/stack 2>/dev/null | head -n 8
-            done
+            vmm_threads "$_c"
             kill -9 "$_c"
         done
         echo "console end:"; tail -n 15 "$3" | sed 's/^/  /'
         fail vmm-stops-on-sigterm "the VMM ($3) was still running $2 s after it started"
     fi
     wait "$1"
+}
+
+# vmm_threads PID: each thread of a VMM with its state, the system call it sits in and
+# its kernel stack (where a hung VMM waits)
+vmm_threads() {
+    for _t in /proc/"$1"/task/*; do
+        echo "  $(cat "$_t"/comm) state=$(cut -d' ' -f3 "$_t"/stat) syscall=$(cut -d' ' -f1 "$_t"/syscall)"
+        sed 's/^/    /' "$_t"/stack 2>/dev/null | head -n 8
+    done
 }
 
 # wait_line FILE TEXT SECS: true once FILE has a line containing TEXT

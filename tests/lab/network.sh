@@ -142,13 +142,21 @@ status_a=$(wait_line /tmp/ca "FACT mac0" 240 && viridian vm status vma)
 (tail -n +1 -f /tmp/ca 2>/dev/null | while read -r l; do case $l in FACT*) echo "network: A $l ($(( $(date +%s) - t0 )) s)" ;; esac; done) &
 # B joins once A's TCP streams are over (two busy nested guests at once have reset the
 # emulated lab machine)
-wait_line /tmp/ca "FACT streams-done" $((120 + MIB * 20))
+if ! wait_line /tmp/ca "FACT streams-done" $((120 + MIB * 20)); then
+    # the streams stalled (issue 6): what the VMM and the guest were doing, then A off
+    echo "network: streams not done; A's status:"
+    viridian vm status vma | sed 's/^/  /'
+    for p in $(pidof viridian); do echo "VMM pid $p:"; vmm_threads $p; done
+    echo "A's console end:"; tail -n 20 /tmp/ca | sed 's/^/  /'
+    viridian vm turn-off vma > /dev/null
+    a_gone=1
+fi
 # shellcheck disable=SC2046
 guest_run viridian /tmp/cb 900 /tmp/gb.sh --memory 256M --cpus 1 --name vmb $(nics b "" 20) &
 pb=$!
 echo "network: B started ($(( $(date +%s) - t0 )) s)"
 # the host flips NIC 0's link when the guest is ready for it
-if wait_line /tmp/ca "FACT link-ready" 600; then
+if [ -z "${a_gone:-}" ] && wait_line /tmp/ca "FACT link-ready" 600; then
     viridian vm nic-link vma 0 down || fail network/nic-link-command "nic-link down refused"
     status_down=$(viridian vm status vma)
     wait_line /tmp/ca "FACT carrier-down" 100
