@@ -249,7 +249,8 @@ static int alloc_space(struct disk *d, uint64_t size, uint64_t *foff)
 {
     struct vhdx *v = vhdx_of(d);
     if (freespace_take(&v->space, size, VHDX_MiB, 0, v->alloc_end, foff)) {
-        if (vhdx_punch(d, *foff, size))
+        /* a gap may reach past the file's end (alloc_end is rounded up to 1 MiB) */
+        if (vhdx_punch(d, *foff, size) && vhdx_extend(d, *foff + size) == 0)
             return 0;
         freespace_untake(&v->space, *foff, size);
     }
