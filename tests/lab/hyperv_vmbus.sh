@@ -29,7 +29,9 @@ echo "FACT hv_utils-bound $(ls /sys/bus/vmbus/drivers/hv_utils | grep -c -- -)"
 date -s @1000000000 > /dev/null
 killall hv_kvp_daemon 2>/dev/null
 rmmod hv_utils && modprobe hv_utils
-for i in $(seq 50); do [ "$(date +%Y)" != 2001 ] && break; usleep 100000; done
+# (the reload, the re-offer and the negotiation take a few seconds under emulation, more
+# on a busy machine: up to 30 s for the host's SYNC)
+for i in $(seq 300); do [ "$(date +%Y)" != 2001 ] && break; usleep 100000; done
 echo "FACT clock $(date +%s)"
 for i in $(seq 50); do [ -c /dev/vmbus/hv_kvp ] && break; usleep 100000; done
 hv_kvp_daemon
