@@ -45,21 +45,30 @@ static uint64_t entries_with_space(const struct vhdx *v)
     return k;
 }
 
-int vhdx_space_rebuild(struct disk *d)
+#define FIXED_PARTS (4 + VHDX_OTHER_REGIONS)
+
+/* Everything but the blocks: the file identifier, headers and region tables (the first
+ * MiB), the log, the BAT, the metadata and the regions we do not know. */
+static size_t fixed_parts(const struct vhdx *v, struct freespace_range *used)
 {
-    struct vhdx *v = vhdx_of(d);
-    uint64_t n = entries_in_use(v);
-    struct freespace_range *used =
-        malloc((entries_with_space(v) + 4 + VHDX_OTHER_REGIONS) * sizeof(*used));
-    if (!used)
-        return vhdx_err(d, -ENOMEM, "out of memory");
     size_t k = 0;
-    used[k++] = (struct freespace_range){ 0, VHDX_MiB }; /* file identifier, headers, region tables */
+    used[k++] = (struct freespace_range){ 0, VHDX_MiB };
     used[k++] = (struct freespace_range){ v->hdr.log_offset, v->hdr.log_length };
     used[k++] = (struct freespace_range){ v->reg.bat_offset, v->reg.bat_length };
     used[k++] = (struct freespace_range){ v->reg.meta_offset, v->reg.meta_length };
     for (uint32_t i = 0; i < v->reg.nother; i++)
         used[k++] = (struct freespace_range){ v->reg.other[i].off, v->reg.other[i].len };
+    return k;
+}
+
+int vhdx_space_rebuild(struct disk *d)
+{
+    struct vhdx *v = vhdx_of(d);
+    uint64_t n = entries_in_use(v);
+    struct freespace_range *used = malloc((entries_with_space(v) + FIXED_PARTS) * sizeof(*used));
+    if (!used)
+        return vhdx_err(d, -ENOMEM, "out of memory");
+    size_t k = fixed_parts(v, used);
     for (uint64_t i = 0; i < n; i++) {
         uint64_t len = entry_space(v, i);
         if (len)
@@ -74,16 +83,11 @@ int vhdx_space_rebuild(struct disk *d)
 
 uint64_t vhdx_used_end(const struct vhdx *v)
 {
-    uint64_t end = VHDX_MiB;
-    uint64_t cand[3] = { v->hdr.log_offset + v->hdr.log_length,
-                         v->reg.bat_offset + v->reg.bat_length,
-                         v->reg.meta_offset + v->reg.meta_length };
-    for (int i = 0; i < 3; i++)
-        if (cand[i] > end)
-            end = cand[i];
-    for (uint32_t i = 0; i < v->reg.nother; i++)
-        if (v->reg.other[i].off + v->reg.other[i].len > end)
-            end = v->reg.other[i].off + v->reg.other[i].len;
+    struct freespace_range parts[FIXED_PARTS];
+    uint64_t end = 0;
+    for (size_t i = 0, k = fixed_parts(v, parts); i < k; i++)
+        if (parts[i].off + parts[i].len > end)
+            end = parts[i].off + parts[i].len;
     for (uint64_t i = 0, n = entries_in_use(v); i < n; i++) {
         uint64_t len = entry_space(v, i);
         if (len && vhdx_bat_offset(v->bat[i]) + len > end)
