@@ -14,12 +14,16 @@
  *     KVM_EXIT_X86_RDMSR/WRMSR call hv_msr_read()/hv_msr_write() with the vCPU's VP index;
  *     a non-zero return means "inject #GP" (set kvm_run->msr.error = 1).
  *  4. Hypercalls: when the guest enables MSR 0x40000001, hv_msr_write() writes the
- *     hypercall page into guest RAM: ENDBR64; OUT %al, $port; RET (rest int3), with
- *     port = hv_config.hypercall_port (HV_HYPERCALL_PORT_DEFAULT). On KVM_EXIT_IO, OUT,
- *     size 1, that port: KVM_GET_REGS, rax = hv_hypercall(hv, vp, rcx, rdx, r8),
- *     KVM_SET_REGS with RIP unchanged (KVM completes the OUT on re-entry). Registers per the
- *     x64 hypercall ABI: RCX control word, RDX input GPA (fast: data), R8 output GPA
- *     (fast: data), result in RAX.
+ *     hypercall page into guest RAM (hv_hypercall_page_build()), with
+ *     port = hv_config.hypercall_port (HV_HYPERCALL_PORT_DEFAULT). Every hypercall is an
+ *     OUT to that port: size 1 for any hypercall: KVM_GET_REGS, rax = hv_hypercall(hv,
+ *     vp, rcx, rdx, r8), KVM_SET_REGS with RIP unchanged (KVM completes the OUT on
+ *     re-entry); size 4 for a fast HvSignalEvent with flag 0, the connection id as data:
+ *     the same, but the result goes to R8 instead of RAX. The size-4 OUT exists so that
+ *     the core can bind it per connection id to an eventfd (KVM_IOEVENTFD, PIO, data
+ *     match; see vmbus_doorbells_start()); the guest then sees HV_STATUS_SUCCESS.
+ *     Registers per the x64 hypercall ABI: RCX control word, RDX input GPA (fast: data),
+ *     R8 output GPA (fast: data), result in RAX.
  *  5. Interrupts: ops.inject(ctx, vp_index, vector) - the core maps the VP index to the
  *     vCPU's APIC ID and does KVM_SIGNAL_MSI (fixed, edge, physical destination).
  *     The guest EOIs it normally (hints bit 9 DEPRECATING_AEOI is set).

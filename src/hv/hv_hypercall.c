@@ -5,14 +5,32 @@
 
 #include <string.h>
 
+/* The page: a fast HvSignalEvent with flag number 0 (the only kind Linux and Windows
+ * make) writes its connection id to the port with OUT %eax, which the core may bind to
+ * an eventfd per connection id (KVM ioeventfd with data match) so that it never leaves
+ * the kernel; R8 (volatile in the calling convention, and not an input of this call)
+ * carries the result back: still 0 if the kernel took the write, or what
+ * hv_hypercall() returned, put there by the core. Everything else is OUT %al, to user
+ * space, result in RAX. */
 void hv_hypercall_page_build(uint8_t *page, uint8_t port)
 {
-    static const uint8_t endbr64[4] = { 0xF3, 0x0F, 0x1E, 0xFA };
+    const uint8_t code[] = {
+        0xF3, 0x0F, 0x1E, 0xFA,                   /* endbr64 */
+        0x48, 0x81, 0xF9, 0x5D, 0x00, 0x01, 0x00, /* cmp $0x1005d, %rcx (fast SignalEvent) */
+        0x75, 0x14,                               /* jne other */
+        0x48, 0x89, 0xD0,                         /* mov %rdx, %rax */
+        0x48, 0xC1, 0xE8, 0x20,                   /* shr $32, %rax (flag number) */
+        0x75, 0x0B,                               /* jnz other */
+        0x89, 0xD0,                               /* mov %edx, %eax (connection id) */
+        0x45, 0x31, 0xC0,                         /* xor %r8d, %r8d */
+        0xE7, port,                               /* out %eax, $port */
+        0x4C, 0x89, 0xC0,                         /* mov %r8, %rax */
+        0xC3,                                     /* ret */
+        0xE6, port,                               /* other: out %al, $port */
+        0xC3,                                     /* ret */
+    };
     memset(page, 0xCC, GMEM_PAGE_SIZE); /* int3 everywhere else */
-    memcpy(page, endbr64, sizeof(endbr64));
-    page[4] = 0xE6; /* out %al, $imm8: RDX keeps the input GPA */
-    page[5] = port;
-    page[6] = 0xC3; /* ret */
+    memcpy(page, code, sizeof(code));
 }
 
 struct post_message_input {

@@ -33,6 +33,19 @@ struct vmbus_host *vmbus_create(struct hv_partition *hv, const struct guest_mem 
                                 const struct vmbus_device_desc *const *devs, unsigned ndevs);
 void vmbus_destroy(struct vmbus_host *host);
 
+/* Doorbells: HvSignalEvent without a trip to user space. For every channel slot the
+ * host makes an eventfd and calls bind(ctx, connection_id, fd, true); the core binds it
+ * to the guest's signal for that connection id (KVM_IOEVENTFD on the hypercall port,
+ * see hv.h). A thread then serves a channel whose eventfd fires exactly as
+ * vmbus_handle_signal_event() would, so the signalling vCPU returns to the guest at once.
+ * A signal the kernel does not catch still arrives by hypercall and is served on the
+ * vCPU thread. If a bind fails, the slots bound so far are unbound (bind(..., false))
+ * and the error is returned: the host works as before. Stop before destroying the
+ * devices the channels serve (vmbus_destroy() stops them too). */
+typedef int (*vmbus_doorbell_bind_fn)(void *ctx, uint32_t connection_id, int fd, bool on);
+int vmbus_doorbells_start(struct vmbus_host *host, vmbus_doorbell_bind_fn bind, void *ctx);
+void vmbus_doorbells_stop(struct vmbus_host *host);
+
 /* The primary channel of device number `index` (as in the table), or NULL. */
 struct vmbus_channel *vmbus_host_channel(struct vmbus_host *host, unsigned index);
 /* The channel of the device with this descriptor, or NULL. */

@@ -461,6 +461,7 @@ void vmbus_destroy(struct vmbus_host *host)
 {
     if (!host)
         return;
+    vmbus_doorbells_stop(host);
     hv_set_guest_handlers(host->hv, NULL, NULL);
     pthread_mutex_lock(&host->lock);
     reset_connection(host);

@@ -56,6 +56,7 @@ struct vmbus_host {
     struct vmbus_gpadl *gpadls[VMBUS_GPADL_MAX_COUNT];
     unsigned ngpadls;
     uint64_t gpadl_pages;
+    struct vmbus_doorbells *doorbells; /* doorbell.c; NULL: signals come by hypercall */
 };
 
 /* channel.c, lock held */

@@ -99,9 +99,16 @@ TEST(hv_hypercall_page_and_msr)
     CHECK_EQ(hv_msr_read(vm.hv, 0, HV_MSR_HYPERCALL, &v), 0);
     CHECK(v == (fake_page(7) | 1));
     const uint8_t *p = fake_gpa(&vm, fake_page(7));
-    static const uint8_t code[] = { 0xF3, 0x0F, 0x1E, 0xFA, 0xE6, HV_HYPERCALL_PORT_DEFAULT, 0xC3 };
+    /* endbr64; a fast HvSignalEvent with flag 0: OUT %eax (the connection id), result
+     * from R8; anything else: OUT %al, result in RAX (disassembled in hv_hypercall.c) */
+    static const uint8_t code[] = {
+        0xF3, 0x0F, 0x1E, 0xFA, 0x48, 0x81, 0xF9, 0x5D, 0x00, 0x01, 0x00, 0x75, 0x14,
+        0x48, 0x89, 0xD0, 0x48, 0xC1, 0xE8, 0x20, 0x75, 0x0B, 0x89, 0xD0, 0x45, 0x31,
+        0xC0, 0xE7, HV_HYPERCALL_PORT_DEFAULT, 0x4C, 0x89, 0xC0, 0xC3,
+        0xE6, HV_HYPERCALL_PORT_DEFAULT, 0xC3,
+    };
     CHECK(memcmp(p, code, sizeof(code)) == 0);
-    CHECK_EQ(p[7], 0xCC);
+    CHECK_EQ(p[sizeof(code)], 0xCC);
     CHECK_EQ(p[4095], 0xCC);
     CHECK_EQ(hv_hypercall_port(vm.hv), HV_HYPERCALL_PORT_DEFAULT);
     fake_vm_free(&vm);

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "test.h"
 #include "vmbus_guest.h"
@@ -277,6 +279,64 @@ TEST(vmbus_batching_drains_everything_with_one_signal)
     CHECK_EQ(vmbus_channel_send(vmbus_host_channel(g.host, 0), VMBUS_PACKET_DATA_INBAND, 0, 0,
                                 msg, 8), 0);
     CHECK_EQ(g.vm.irq_count, irqs);
+    tg_free(&g);
+}
+
+/* What the core's KVM_IOEVENTFD binding would record; fails the slot `fail_conn`. */
+struct doorbell_binds {
+    int fd[4];
+    uint32_t conn[4];
+    int bound, unbound;
+    uint32_t fail_conn;
+};
+
+static int record_bind(void *ctx, uint32_t conn, int fd, bool on)
+{
+    struct doorbell_binds *b = ctx;
+    if (!on) {
+        b->unbound++;
+        return 0;
+    }
+    if (conn == b->fail_conn || b->bound == 4)
+        return -ENOSPC;
+    b->conn[b->bound] = conn;
+    b->fd[b->bound++] = fd;
+    return 0;
+}
+
+TEST(vmbus_doorbell_serves_the_channel_off_the_signalling_thread)
+{
+    struct tguest g;
+    setup(&g, 1);
+    struct guest_ring out, in;
+    open_echo(&g, &out, &in, 4);
+    /* a failed binding undoes the ones before it, and signals still work by hypercall */
+    struct doorbell_binds b = { .fail_conn = 0x2002 };
+    CHECK_EQ(vmbus_doorbells_start(g.host, record_bind, &b), -ENOSPC);
+    CHECK_EQ(b.bound, 1);
+    CHECK_EQ(b.unbound, 1);
+    memset(&b, 0, sizeof(b));
+    CHECK_EQ(vmbus_doorbells_start(g.host, record_bind, &b), 0);
+    CHECK_EQ(b.bound, 2); /* one per channel slot, by connection id */
+    CHECK_EQ(b.conn[0], 0x2001);
+    CHECK_EQ(b.conn[1], 0x2002);
+    uint8_t msg[64] = { 7 };
+    for (int i = 1; i <= 3; i++)
+        tg_ring_write(&out, VMBUS_PACKET_DATA_INBAND, i, msg, sizeof(msg));
+    int irqs = g.vm.irq_count;
+    uint64_t one = 1; /* what KVM writes when the guest's OUT matches */
+    CHECK_EQ(write(b.fd[0], &one, sizeof(one)), (ssize_t)sizeof(one));
+    for (int i = 0; i < 2000 && __atomic_load_n(&echo.packets, __ATOMIC_ACQUIRE) < 3; i++)
+        nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+    vmbus_doorbells_stop(g.host); /* joins the thread: its writes are visible */
+    CHECK_EQ(echo.packets, 3);
+    CHECK_EQ(g.vm.irq_count, irqs + 1);
+    for (int i = 1; i <= 3; i++) {
+        uint64_t tid;
+        CHECK_EQ(tg_ring_read(&in, NULL, &tid, msg, sizeof(msg)), 64);
+        CHECK_EQ(tid, i);
+    }
+    CHECK_EQ(*tg_ring_field(&out, 8), 0); /* interrupt mask clear again */
     tg_free(&g);
 }
 
