@@ -147,6 +147,7 @@ static void *pump_thread(void *arg)
 {
     struct vm_net *net = arg;
     struct epoll_event ev[VM_MAX_NICS + 1];
+    pthread_setname_np(pthread_self(), "net-pump");
     for (;;) {
         int k = epoll_wait(net->epfd, ev, VM_MAX_NICS + 1, -1);
         if (k < 0) {

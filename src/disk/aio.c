@@ -244,6 +244,7 @@ static int run_sync(struct disk_aio *a, struct aio_req *r)
 static void *worker_main(void *arg)
 {
     struct disk_aio *a = arg;
+    pthread_setname_np(pthread_self(), "disk-aio");
     pthread_mutex_lock(&a->mu);
     for (;;) {
         while (!a->stop && !a->work.head)

@@ -18,6 +18,7 @@ struct scsi_aio {
 static void *reaper_main(void *arg)
 {
     struct scsi_aio *s = arg;
+    pthread_setname_np(pthread_self(), "scsi-reaper");
     struct pollfd p[2] = { { .fd = disk_aio_eventfd(s->a), .events = POLLIN },
                            { .fd = s->stopfd, .events = POLLIN } };
     for (;;) {

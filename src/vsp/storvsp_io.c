@@ -332,6 +332,7 @@ static void complete(struct storvsp_queue *q, struct storvsp_req *r)
 static void *worker(void *arg)
 {
     struct storvsp_queue *q = arg;
+    pthread_setname_np(pthread_self(), "storvsp");
     for (;;) {
         pthread_mutex_lock(&q->mu);
         while (!q->head && !q->stop)
