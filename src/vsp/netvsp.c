@@ -81,9 +81,11 @@ static void complete(struct netvsp *n, uint64_t trans_id, const struct nvsp_mess
                    (unsigned long long)trans_id, ret);
 }
 
-/* Builds message I of a packet at OUT (NETVSP_RECV_SUB_ALLOC bytes): its length, 0 if
- * it does not fit. */
-typedef size_t (*msg_builder)(void *ctx, uint32_t i, uint8_t *out);
+/* Message I of a packet: builds its head at OUT (NETVSP_RECV_SUB_ALLOC bytes) and returns
+ * its length (0: it does not fit); the rest of the message, *TAIL_LEN bytes at *TAIL, goes
+ * to the guest straight from there (a frame is not copied twice). */
+typedef size_t (*msg_builder)(void *ctx, uint32_t i, uint8_t *out, const uint8_t **tail,
+                              uint32_t *tail_len);
 
 /* COUNT RNDIS messages to the guest in one transfer-page packet, each in a receive
  * sub-allocation of its own (BUILD makes message I). The guest completes the packet
@@ -114,12 +116,17 @@ static int to_guest_n(struct netvsp *n, uint32_t count, msg_builder build, void 
     hdr.h.xfer_pageset_id = n->recv_id;
     hdr.h.range_count = count;
     uint8_t msg[NETVSP_RECV_SUB_ALLOC];
+    const struct guest_mem *gm = vmbus_channel_gmem(n->ch);
     for (uint32_t i = 0; i < count; i++) {
-        size_t len = build(ctx, i, msg);
+        const uint8_t *tail = NULL;
+        uint32_t tail_len = 0;
+        size_t head = build(ctx, i, msg, &tail, &tail_len);
+        size_t len = head + tail_len;
         uint64_t off = (uint64_t)sub[i] * NETVSP_RECV_SUB_ALLOC;
-        if (len == 0 || len > NETVSP_RECV_SUB_ALLOC)
+        if (head == 0 || len > NETVSP_RECV_SUB_ALLOC)
             return -EMSGSIZE;
-        if (vmbus_gpadl_write(g, vmbus_channel_gmem(n->ch), off, msg, len))
+        if (vmbus_gpadl_write(g, gm, off, msg, head) ||
+            (tail_len && vmbus_gpadl_write(g, gm, off + head, tail, tail_len)))
             return -EIO;
         hdr.r[i].byte_count = (uint32_t)len;
         hdr.r[i].byte_offset = (uint32_t)off;
@@ -157,7 +164,8 @@ struct one_msg {
     size_t len;
 };
 
-static size_t build_one(void *ctx, uint32_t i, uint8_t *out)
+static size_t build_one(void *ctx, uint32_t i, uint8_t *out, const uint8_t **tail,
+                        uint32_t *tail_len)
 {
     const struct one_msg *o = ctx;
     memcpy(out, o->msg, o->len);
@@ -478,7 +486,8 @@ struct rsc_chain {
     struct rndis_pkt_info info;
 };
 
-static size_t build_frag(void *ctx, uint32_t i, uint8_t *out)
+static size_t build_frag(void *ctx, uint32_t i, uint8_t *out, const uint8_t **tail,
+                         uint32_t *tail_len)
 {
     struct rsc_chain *c = ctx;
     uint32_t off = i * c->per_frag, len = c->len - off < c->per_frag ? c->len - off : c->per_frag;
@@ -487,7 +496,9 @@ static size_t build_frag(void *ctx, uint32_t i, uint8_t *out)
                          (i + 1 == c->count ? RNDIS_PKTINFO_LAST_FRAG : 0);
         c->info.frag = (c->info.frag & 0xFFFF00FFu) | flags << 8;
     }
-    return rndis_build_packet(out, NETVSP_RECV_SUB_ALLOC, c->frame + off, len, &c->info);
+    *tail = c->frame + off;
+    *tail_len = len;
+    return rndis_build_packet_header(out, NETVSP_RECV_SUB_ALLOC, len, &c->info);
 }
 
 /* Host -> guest: frame F (writable: an access port's tag is taken out in place) with a

@@ -254,12 +254,15 @@ static uint8_t *put_ppi(uint8_t *p, uint32_t type, uint32_t value)
     return p + PPI_BYTES;
 }
 
-size_t rndis_build_packet(uint8_t *out, size_t cap, const void *frame, uint32_t frame_len,
-                          const struct rndis_pkt_info *info)
+size_t rndis_build_packet_header(uint8_t *out, size_t cap, uint32_t frame_len,
+                                 const struct rndis_pkt_info *info)
 {
-    size_t n = begin(out, cap, RNDIS_MSG_PACKET, rndis_packet_size(frame_len, info));
-    if (!n)
+    size_t total = rndis_packet_size(frame_len, info), hdr = total - frame_len;
+    if (total > UINT32_MAX || hdr > cap)
         return 0;
+    memset(out, 0, hdr);
+    put_le32(out, RNDIS_MSG_PACKET);
+    put_le32(out + 4, (uint32_t)total);
     uint32_t ppi_len = ppi_count(info) * (uint32_t)PPI_BYTES;
     struct rndis_packet p = {
         .data_offset = (uint32_t)sizeof(struct rndis_packet) + ppi_len, .data_len = frame_len,
@@ -278,7 +281,16 @@ size_t rndis_build_packet(uint8_t *out, size_t cap, const void *frame, uint32_t 
     if (info && info->has_hash)
         q = put_ppi(q, RNDIS_PPI_HASH_VALUE, info->hash);
     if (info && info->has_frag)
-        q = put_ppi(q, RNDIS_PPI_PKTINFO_ID | RNDIS_PPI_INTERNAL, info->frag);
-    memcpy(q, frame, frame_len);
-    return n;
+        put_ppi(q, RNDIS_PPI_PKTINFO_ID | RNDIS_PPI_INTERNAL, info->frag);
+    return hdr;
+}
+
+size_t rndis_build_packet(uint8_t *out, size_t cap, const void *frame, uint32_t frame_len,
+                          const struct rndis_pkt_info *info)
+{
+    size_t hdr = rndis_build_packet_header(out, cap, frame_len, info);
+    if (!hdr || cap - hdr < frame_len)
+        return 0;
+    memcpy(out + hdr, frame, frame_len);
+    return hdr + frame_len;
 }

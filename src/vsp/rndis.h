@@ -68,6 +68,10 @@ size_t rndis_build_indicate_status(uint8_t *out, size_t cap, uint32_t status, co
  * INFO may be NULL. (The host sends no LSO PPI; the test guests do.) */
 size_t rndis_build_packet(uint8_t *out, size_t cap, const void *frame, uint32_t frame_len,
                           const struct rndis_pkt_info *info);
+/* The same PACKET without its frame: the header bytes (the frame follows them), 0 if
+ * they do not fit CAP. */
+size_t rndis_build_packet_header(uint8_t *out, size_t cap, uint32_t frame_len,
+                                 const struct rndis_pkt_info *info);
 /* Bytes rndis_build_packet needs. */
 size_t rndis_packet_size(uint32_t frame_len, const struct rndis_pkt_info *info);
 
