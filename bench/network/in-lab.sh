@@ -25,26 +25,6 @@ vmm_exits() {
         sed -n 's/.*"exits":{\([^}]*\)}.*/\1/p' | tr ',' '\n' | sed 's/.*://' |
         awk '{ s += $1 } END { print s + 0 }'
 }
-# PROFILE=1: per phase, the KVM counters (debugfs) that moved, each VMM thread's CPU
-# time (ticks) and the lab's idle ticks, to see where the time goes
-kvm_stats() {
-    for f in /sys/kernel/debug/kvm/*; do [ -f "$f" ] && echo "${f##*/} $(cat "$f" 2>/dev/null)"; done
-    viridian vm status nbench --json 2>/dev/null | tr -d ' \n' |
-        sed -n 's/.*"exits":{\([^}]*\)}.*/\1/p' | tr ',' '\n' | tr -d '"' | sed 's/^/vmm-/; s/:/ /'
-}
-thread_ticks() {
-    for t in /proc/"$1"/task/*; do
-        echo "$(cat $t/comm | tr ' ' _) $(cut -d')' -f2 $t/stat | awk '{ print $12 + $13 }')"
-    done | awk '{ s[$1] += $2 } END { for (k in s) print k, s[k] }'
-    echo "lab-idle $(awk '/^cpu / { print $5 }' /proc/stat)"
-}
-# profile_diff BEFORE AFTER LABEL: the counters that moved
-profile_diff() {
-    awk -v l="$3" 'NR == FNR { a[$1] = $2; next } { d = $2 - a[$1]; if (d > 0) out = out " " $1 "=" d }
-        END { print "profile " l ":" out }' "$1" "$2"
-}
-vmm_pid() { case $1 in qemu) pidof qemu-system-x86_64 ;; *) pidof viridian ;; esac | cut -d" " -f1; }
-
 # wait_line_pid FILE TEXT PID: until FILE has a line with TEXT; fails when PID has ended
 wait_line_pid() {
     while ! grep -q "$2" "$1" 2>/dev/null; do
@@ -74,15 +54,12 @@ run_one() {
     for ph in g2h h2g rr; do
         wait_line_pid /tmp/out "PHASE $ph start" $pid || break
         k0=$(kvm_exits) v0=$(vmm_exits)
-        if [ "${PROFILE:-0}" = 1 ]; then
-            vp=$(vmm_pid $vmm); kvm_stats > /tmp/ks0; thread_ticks $vp > /tmp/tt0
-        fi
+        [ "${PROFILE:-0}" = 1 ] && profile_snapshot $vmm nbench /tmp/prof0
         wait_line_pid /tmp/out "PHASE $ph end" $pid || break
         k1=$(kvm_exits) v1=$(vmm_exits)
         if [ "${PROFILE:-0}" = 1 ]; then
-            kvm_stats > /tmp/ks1; thread_ticks $vp > /tmp/tt1
-            profile_diff /tmp/ks0 /tmp/ks1 "$vmm $ph kvm"
-            profile_diff /tmp/tt0 /tmp/tt1 "$vmm $ph ticks"
+            profile_snapshot $vmm nbench /tmp/prof1
+            profile_diff /tmp/prof0 /tmp/prof1 "$vmm $ph"
         fi
         [ $vmm != qemu ] && viridian vm status nbench --json 2>/dev/null | tr -d ' \n' |
             sed -n "s/.*\"nics\":{\"0\":{\\([^}]*\\)}.*/bench: viridian NIC after $ph: \\1\\n/p" | tr ',' ' '

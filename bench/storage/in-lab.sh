@@ -9,11 +9,17 @@ cp /bench/guest.sh /tmp/guest.sh
 
 # The viridian VM's exits so far (all kinds), from `viridian vm status`.
 exits() { viridian vm status bench 2>/dev/null | awk -F': ' '/^exits\./ { s += $2 } END { print s + 0 }'; }
-# Runs the guest under viridian in the background and takes the exit count at each
-# BEGIN/END line: "PATTERN EXITS IOS" lines in /tmp/exits.
-viridian_run() {
+# Runs the guest under VMM (qemu or viridian) in the background and takes the counters
+# at each BEGIN/END line: viridian's exits to user space as "PATTERN EXITS IOS" lines in
+# /tmp/exits, and with PROFILE=1 a profile line per pattern (inlab.sh's profile_diff).
+vmm_run() {
+    _vmm=$1
     : > /tmp/out
-    guest_run viridian /tmp/out 1200 /tmp/guest.sh --name bench --disk $IMG &
+    case $_vmm in
+        viridian) guest_run viridian /tmp/out 1200 /tmp/guest.sh --name bench --disk $IMG & ;;
+        qemu) guest_run qemu /tmp/out 1200 /tmp/guest.sh -name bench,debug-threads=on \
+                  -drive file=$IMG,format=raw,if=virtio & ;;
+    esac
     _pid=$!
     for _p in "seqwrite 64" "seqread 64" "randwrite 1000" "randread 1000" "randwrite 4000 32" "randread 4000 32"; do
         set -- $_p
@@ -23,9 +29,14 @@ viridian_run() {
         _e=$(echo "$_b" | sed 's/^BEGIN/END/')
         wait_line /tmp/out "$_b" 600 || break
         _e0=$(exits)
+        [ "${PROFILE:-0}" = 1 ] && profile_snapshot $_vmm bench /tmp/prof0
         wait_line /tmp/out "$_e" 600 || break
         _e1=$(exits)
-        echo "$_name $((_e1 - _e0)) $2" >> /tmp/exits
+        if [ "${PROFILE:-0}" = 1 ]; then
+            profile_snapshot $_vmm bench /tmp/prof1
+            profile_diff /tmp/prof0 /tmp/prof1 "$_vmm $_name"
+        fi
+        [ $_vmm = viridian ] && echo "$_name $((_e1 - _e0)) $2" >> /tmp/exits
     done
     wait $_pid
 }
@@ -35,10 +46,7 @@ median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { if (NR) pr
 i=1
 while [ $i -le $RUNS ]; do
     for vmm in qemu viridian; do
-        case $vmm in
-            viridian) viridian_run ;;
-            qemu) guest_run qemu /tmp/out 1200 /tmp/guest.sh -drive file=$IMG,format=raw,if=virtio ;;
-        esac
+        vmm_run $vmm
         rc=$?
         grep -q "RESULT " /tmp/out || { echo "$vmm failed (exit $rc): $(tail -n 5 /tmp/out | tr '\n' '|')"; exit 1; }
         tr -d "\r" < /tmp/out | grep -o "RESULT .*" | sed "s/^RESULT /$vmm /" | tee -a /tmp/results

@@ -105,3 +105,28 @@ fact() { sed -n "s/^FACT $1 //p" "$2" | tr -d '\r' | tail -n 1; }
 guest_has() { grep -qF -- "$2" "$1"; }
 
 guest_status() { sed -n 's/.*VIRIDIAN-GUEST: script exit status \([0-9]*\).*/\1/p' "$1" | tail -n 1; }
+
+# Benchmark profiles (bench/*/in-lab.sh, PROFILE=1): profile_snapshot VMM VM-NAME FILE
+# records the KVM counters (debugfs), the VMM's CPU ticks per thread (by thread name),
+# the lab's idle ticks and, for viridian, its exits to user space by kind;
+# profile_diff BEFORE AFTER LABEL prints the ones that moved.
+profile_snapshot() {
+    [ -d /sys/kernel/debug/kvm ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+    {
+        for _f in /sys/kernel/debug/kvm/*; do [ -f "$_f" ] && echo "${_f##*/} $(cat "$_f" 2>/dev/null)"; done
+        case $1 in
+            qemu) _p=$(pidof qemu-system-x86_64) ;;
+            *) _p=$(pidof viridian)
+               viridian vm status "$2" --json 2>/dev/null | tr -d ' \n' |
+                   sed -n 's/.*"exits":{\([^}]*\)}.*/\1/p' | tr ',' '\n' | tr -d '"' | sed 's/^/vmm-/; s/:/ /' ;;
+        esac
+        for _t in /proc/"${_p%% *}"/task/*; do
+            echo "$(tr ' ' _ < $_t/comm) $(cut -d')' -f2 $_t/stat | awk '{ print $12 + $13 }')"
+        done | awk '{ s[$1] += $2 } END { for (k in s) print k, s[k] }'
+        echo "lab-idle $(awk '/^cpu / { print $5 }' /proc/stat)"
+    } > "$3" 2>/dev/null
+}
+profile_diff() {
+    awk -v l="$3" 'NR == FNR { a[$1] = $2; next } { d = $2 - a[$1]; if (d > 0) out = out " " $1 "=" d }
+        END { print "profile " l ":" out }' "$1" "$2"
+}
