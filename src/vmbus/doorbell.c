@@ -26,11 +26,7 @@ static void ring_channel(struct vmbus_host *host, uint32_t slot)
     uint64_t count;
     if (read(d->fds[slot], &count, sizeof(count)) != sizeof(count))
         return; /* nothing pending: another wake-up took it */
-    pthread_mutex_lock(&host->lock);
-    struct vmbus_channel *ch = &host->chans[slot];
-    if (ch->state != VMBUS_CH_GONE && ch->state != VMBUS_CH_UNOFFERED)
-        vmbus_channel_process_locked(ch);
-    pthread_mutex_unlock(&host->lock);
+    vmbus_serve_signal(host, &host->chans[slot]);
 }
 
 static void *doorbell_thread(void *arg)

@@ -393,8 +393,12 @@ uint16_t vmbus_handle_signal_event(void *ctx, uint32_t vp, uint32_t connection_i
     if (connection_id <= VMBUS_CONNECTION_ID_BASE ||
         connection_id - VMBUS_CONNECTION_ID_BASE > host->nchans)
         return HV_STATUS_INVALID_CONNECTION_ID;
+    return vmbus_serve_signal(host, &host->chans[connection_id - VMBUS_CONNECTION_ID_BASE - 1]);
+}
+
+uint16_t vmbus_serve_signal(struct vmbus_host *host, struct vmbus_channel *ch)
+{
     pthread_mutex_lock(&host->lock);
-    struct vmbus_channel *ch = &host->chans[connection_id - VMBUS_CONNECTION_ID_BASE - 1];
     uint16_t st = HV_STATUS_SUCCESS;
     if (ch->state == VMBUS_CH_GONE || ch->state == VMBUS_CH_UNOFFERED)
         st = HV_STATUS_INVALID_CONNECTION_ID;

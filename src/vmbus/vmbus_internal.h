@@ -59,6 +59,10 @@ struct vmbus_host {
     struct vmbus_doorbells *doorbells; /* doorbell.c; NULL: signals come by hypercall */
 };
 
+/* The guest signalled CH (by hypercall or doorbell): serves it under the host lock;
+ * HV_STATUS_INVALID_CONNECTION_ID for a channel that is gone or not offered. */
+uint16_t vmbus_serve_signal(struct vmbus_host *host, struct vmbus_channel *ch);
+
 /* channel.c, lock held */
 int vmbus_channel_open_locked(struct vmbus_channel *ch, const struct vmbus_gpadl *ring,
                               uint32_t downstream, uint32_t target_vp, const uint8_t *userdata);
