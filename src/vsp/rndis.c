@@ -148,14 +148,21 @@ const char *rndis_type_name(uint32_t type)
 }
 
 /* Header + LEN bytes of zeroed body, or 0 if CAP is too small. */
+/* The first BYTES of a message of type TYPE and MSG_LEN bytes: zeroed, type and length
+ * set. BYTES, or 0 if they do not fit CAP. */
+static size_t begin_part(uint8_t *out, size_t cap, uint32_t type, size_t msg_len, size_t bytes)
+{
+    if (bytes > cap || msg_len > UINT32_MAX)
+        return 0;
+    memset(out, 0, bytes);
+    put_le32(out, type);
+    put_le32(out + 4, (uint32_t)msg_len);
+    return bytes;
+}
+
 static size_t begin(uint8_t *out, size_t cap, uint32_t type, size_t len)
 {
-    if (len > cap || len > UINT32_MAX)
-        return 0;
-    memset(out, 0, len);
-    put_le32(out, type);
-    put_le32(out + 4, (uint32_t)len);
-    return len;
+    return begin_part(out, cap, type, len, len);
 }
 
 size_t rndis_build_init_complete(uint8_t *out, size_t cap, uint32_t req_id, uint32_t status,
@@ -257,12 +264,10 @@ static uint8_t *put_ppi(uint8_t *p, uint32_t type, uint32_t value)
 size_t rndis_build_packet_header(uint8_t *out, size_t cap, uint32_t frame_len,
                                  const struct rndis_pkt_info *info)
 {
-    size_t total = rndis_packet_size(frame_len, info), hdr = total - frame_len;
-    if (total > UINT32_MAX || hdr > cap)
+    size_t total = rndis_packet_size(frame_len, info);
+    size_t hdr = begin_part(out, cap, RNDIS_MSG_PACKET, total, total - frame_len);
+    if (!hdr)
         return 0;
-    memset(out, 0, hdr);
-    put_le32(out, RNDIS_MSG_PACKET);
-    put_le32(out + 4, (uint32_t)total);
     uint32_t ppi_len = ppi_count(info) * (uint32_t)PPI_BYTES;
     struct rndis_packet p = {
         .data_offset = (uint32_t)sizeof(struct rndis_packet) + ppi_len, .data_len = frame_len,
