@@ -11,6 +11,8 @@
 #   wait_line FILE TEXT SECS                       waits until FILE has such a line
 #   fact NAME OUT                                  the guest's last "FACT NAME value"
 #   guest_status OUT                               prints the guest script's exit status
+#   vmm_end_check NAME OUT RC WANT                 PASS when the VMM ended with status
+#       WANT; else a FAIL with its status and the console's last lines (why it is gone)
 #
 # The guest prints these lines (tools/guest-files/init):
 #   VIRIDIAN-GUEST: init reached
@@ -103,6 +105,12 @@ wait_line() {
 # in CR)
 fact() { sed -n "s/^FACT $1 //p" "$2" | tr -d '\r' | tail -n 1; }
 guest_has() { grep -qF -- "$2" "$1"; }
+
+vmm_end_check() {
+    if [ "$3" = "$4" ]; then pass "$1"; else
+        fail "$1" "the VMM ended with status $3, not $4; console end: $(tail -n 25 "$2" | tr -d '\r' | tr '\n' '|')"
+    fi
+}
 
 guest_status() { sed -n 's/.*VIRIDIAN-GUEST: script exit status \([0-9]*\).*/\1/p' "$1" | tail -n 1; }
 
