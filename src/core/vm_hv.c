@@ -45,7 +45,21 @@ static void hv_guest_crash(void *ctx, uint32_t vp_index, const uint64_t p[5])
               (unsigned long long)p[3], (unsigned long long)p[4]);
 }
 
-static int enable_msr_exits(struct vm *vm)
+/* A measurement knob: VAR=0 in the environment turns a speed-up off. */
+static bool turned_off(const char *var)
+{
+    const char *v = getenv(var);
+    return v && !strcmp(v, "0");
+}
+
+/* KVM serves MSRs 0x40000070-73 (hv.h 7.) when it has Hyper-V emulation. */
+static bool kvm_serves_apic_access(struct vm *vm)
+{
+    return ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_HYPERV) > 0 &&
+           !turned_off("VIRIDIAN_APIC_ACCESS");
+}
+
+static int enable_msr_exits(struct vm *vm, bool apic_access_in_kvm)
 {
     struct kvm_enable_cap cap = {
         .cap = KVM_CAP_X86_USER_SPACE_MSR,
@@ -53,13 +67,16 @@ static int enable_msr_exits(struct vm *vm)
     };
     if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
         return -1;
-    /* Deny the whole synthetic range to KVM so it always exits, whatever Hyper-V
-     * emulation the host kernel may have. */
-    static uint8_t deny[HV_MSR_RANGE_COUNT / 8];
+    /* Deny the synthetic range to KVM so it always exits, whatever Hyper-V emulation the
+     * host kernel may have; but the APIC-access MSRs go to KVM when it serves them. */
+    uint8_t bitmap[HV_MSR_RANGE_COUNT / 8] = { 0 }; /* a set bit lets KVM have the MSR */
+    if (apic_access_in_kvm)
+        for (uint32_t m = HV_MSR_EOI; m <= HV_MSR_VP_ASSIST_PAGE; m++)
+            bitmap[(m - HV_MSR_RANGE_BASE) / 8] |= (uint8_t)(1u << ((m - HV_MSR_RANGE_BASE) % 8));
     struct kvm_msr_filter filter = { .flags = KVM_MSR_FILTER_DEFAULT_ALLOW };
     filter.ranges[0] = (struct kvm_msr_filter_range){
         .flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
-        .nmsrs = HV_MSR_RANGE_COUNT, .base = HV_MSR_RANGE_BASE, .bitmap = deny,
+        .nmsrs = HV_MSR_RANGE_COUNT, .base = HV_MSR_RANGE_BASE, .bitmap = bitmap,
     };
     return ioctl(vm->vm_fd, KVM_X86_SET_MSR_FILTER, &filter);
 }
@@ -88,6 +105,7 @@ int vm_hv_setup(struct vm *vm)
         .tsc_hz = khz > 0 ? (uint64_t)khz * 1000 : 0,
         .apic_hz = KVM_LAPIC_HZ,
         .crash_msrs = true,
+        .kvm_apic_access = kvm_serves_apic_access(vm),
     };
     struct hv_platform_ops ops = { vm, hv_inject, hv_ref_time, hv_guest_crash };
 
@@ -96,7 +114,7 @@ int vm_hv_setup(struct vm *vm)
                  HV_MAX_VCPUS);
         return -1;
     }
-    if (enable_msr_exits(vm) < 0) {
+    if (enable_msr_exits(vm, cfg.kvm_apic_access) < 0) {
         snprintf(vm->error, sizeof(vm->error), "KVM cannot pass MSR accesses to viridian: %s",
                  strerror(errno));
         return -1;
@@ -118,9 +136,9 @@ int vm_hv_setup(struct vm *vm)
         snprintf(vm->error, sizeof(vm->error), "cannot create the VMBus host");
         return -1;
     }
-    /* VIRIDIAN_DOORBELLS=0 (for measuring what they are worth): every signal exits */
-    const char *db = getenv("VIRIDIAN_DOORBELLS");
-    int ret = db && !strcmp(db, "0") ? -ECANCELED : vmbus_doorbells_start(vm->vmbus, bind_doorbell, vm);
+    /* VIRIDIAN_DOORBELLS=0: every signal exits */
+    int ret = turned_off("VIRIDIAN_DOORBELLS") ? -ECANCELED
+                                               : vmbus_doorbells_start(vm->vmbus, bind_doorbell, vm);
     if (ret)
         vlog_debug("channel doorbells unavailable (%s): guest signals exit to viridian",
                    strerror(-ret));

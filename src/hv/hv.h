@@ -2,7 +2,8 @@
  * hypercall page and hypercall dispatch, and the SynIC (message slots and event flags).
  * A library with no KVM code: the partition core feeds it exits and gives it callbacks.
  *
- * How the core wires it up (KVM has no in-kernel Hyper-V emulation here; none assumed):
+ * How the core wires it up (KVM's in-kernel Hyper-V emulation is not needed; 7. uses it
+ * where it exists):
  *  1. hv_create() with a struct hv_config and struct hv_platform_ops, after guest RAM is
  *     registered in the struct guest_mem it passes.
  *  2. CPUID: for every leaf in hv_cpuid_leaves() set that entry with KVM_SET_CPUID2 and
@@ -29,6 +30,14 @@
  *     The guest EOIs it normally (hints bit 9 DEPRECATING_AEOI is set).
  *  6. Time: ops.ref_time(ctx) = 100 ns units since partition start, monotonic and the same
  *     on every vCPU (MSR 0x40000020). If NULL, CLOCK_MONOTONIC since hv_create() is used.
+ *  7. APIC access (hv_config.kvm_apic_access): where KVM has Hyper-V emulation (it turns it
+ *     on for a vCPU whose CPUID 0x40000001 says "Hv#1"), the core lets MSRs 0x40000070-73
+ *     (EOI, ICR, TPR, VP assist page) through its filter to KVM. KVM then points its PV-EOI
+ *     at the VP assist page's APIC-assist word: an interrupt that needs no EOI is marked
+ *     there, and Linux (hint bit 3) skips the EOI write, saving an exit per interrupt;
+ *     other EOIs are MSR 0x40000070 writes that KVM serves in the kernel. Without it the
+ *     hint stays off, the guest EOIs through its APIC and the VP assist page MSR is
+ *     accepted here and ignored.
  *
  * VP index: the index 0..nr_vcpus-1 the core uses for the vCPU (MSR 0x40000002 returns
  * it). All VMBus target_vp/target_vcpu values are VP indexes.
@@ -37,7 +46,8 @@
  * and hv_destroy().
  *
  * If the host KVM does have Hyper-V emulation (KVM_CAP_HYPERV > 0), the MSR filter above
- * still forces the synthetic MSRs to user space, and hypercalls never use VMCALL.
+ * still forces the synthetic MSRs to user space, but for the APIC-access ones (7.), and
+ * hypercalls never use VMCALL.
  *
  * Threading: every entry point may be called from any thread. One mutex per partition
  * protects the per-VP SynIC state and message queues; ops.inject may be called with it
@@ -76,6 +86,9 @@ struct hv_config {
     uint64_t apic_hz;       /* MSR 0x40000023; KVM's LAPIC: 1000000000 */
     uint8_t hypercall_port; /* 0 = HV_HYPERCALL_PORT_DEFAULT */
     bool crash_msrs;        /* offer the guest-crash MSRs 0x40000100-105 */
+    /* KVM serves the APIC-access MSRs 0x40000070-73 itself (see 7. below): offer them and
+     * recommend them (the guest then EOIs lazily) */
+    bool kvm_apic_access;
 };
 
 /* Handlers for guest->host traffic, installed by the VMBus host. Called without the hv

@@ -19,6 +19,7 @@
 
 /* 0x40000003.EAX (partition privileges, low) */
 #define HV_FEAT_SYNIC           (1u << 2)
+#define HV_FEAT_APIC_ACCESS     (1u << 4)   /* MSRs 0x40000070-73 */
 #define HV_FEAT_HYPERCALL       (1u << 5)
 #define HV_FEAT_VP_INDEX        (1u << 6)
 #define HV_FEAT_FREQUENCY_MSRS  (1u << 11)
@@ -30,6 +31,7 @@
 #define HV_FEAT_EDX_FREQUENCY   (1u << 8)
 #define HV_FEAT_EDX_CRASH_MSRS  (1u << 10)
 /* 0x40000004.EAX hints */
+#define HV_HINT_APIC_ACCESS      (1u << 3)  /* EOI by MSR 0x40000070, lazily (APIC assist) */
 #define HV_HINT_DEPRECATING_AEOI (1u << 9)
 
 /* --- MSRs -------------------------------------------------------------------------- */
@@ -39,6 +41,9 @@
 #define HV_MSR_TIME_REF_COUNT   0x40000020u
 #define HV_MSR_TSC_FREQUENCY    0x40000022u
 #define HV_MSR_APIC_FREQUENCY   0x40000023u
+#define HV_MSR_EOI              0x40000070u
+#define HV_MSR_ICR              0x40000071u
+#define HV_MSR_TPR              0x40000072u
 #define HV_MSR_VP_ASSIST_PAGE   0x40000073u
 #define HV_MSR_SCONTROL         0x40000080u
 #define HV_MSR_SVERSION         0x40000081u

@@ -120,7 +120,7 @@ int hv_msr_write(struct hv_partition *hv, uint32_t vp_index, uint32_t msr, uint6
         rc = -1; /* read-only */
         break;
     case HV_MSR_VP_ASSIST_PAGE:
-        vp->vp_assist = value; /* accepted and ignored: no APIC-access hints offered */
+        vp->vp_assist = value; /* accepted and ignored: KVM serves it when offered (hv.h 7.) */
         break;
     case HV_MSR_SCONTROL:
         vp->scontrol = value & 1;

@@ -94,8 +94,9 @@ uint64_t hv_ref_time(struct hv_partition *hv)
 
 /* Only what is implemented is offered (reference §1.2): SynIC, hypercalls, VP index,
  * frequency MSRs if the core gave frequencies, TSC invariant; post/signal privileges;
- * AEOI deprecated (mandatory with KVM's LAPIC). No partition-id, no root, no isolation,
- * no synthetic timers, no reference counter as clocksource (MSR is readable anyway). */
+ * AEOI deprecated (mandatory with KVM's LAPIC); the APIC-access MSRs, recommended, when
+ * KVM serves them. No partition-id, no root, no isolation, no synthetic timers, no
+ * reference counter as clocksource (MSR is readable anyway). */
 int hv_cpuid_leaves(const struct hv_partition *hv, struct hv_cpuid_leaf *out, int max)
 {
     struct hv_cpuid_leaf l[6];
@@ -114,12 +115,13 @@ int hv_cpuid_leaves(const struct hv_partition *hv, struct hv_cpuid_leaf *out, in
     l[2].ebx = 10u << 16;
     l[3].function = HV_CPUID_FEATURES;
     l[3].eax = HV_FEAT_SYNIC | HV_FEAT_HYPERCALL | HV_FEAT_VP_INDEX | HV_FEAT_TSC_INVARIANT |
-               (freq ? HV_FEAT_FREQUENCY_MSRS : 0);
+               (freq ? HV_FEAT_FREQUENCY_MSRS : 0) |
+               (hv->cfg.kvm_apic_access ? HV_FEAT_APIC_ACCESS : 0);
     l[3].ebx = HV_PRIV_POST_MESSAGES | HV_PRIV_SIGNAL_EVENTS;
     l[3].edx = (freq ? HV_FEAT_EDX_FREQUENCY : 0) |
                (hv->cfg.crash_msrs ? HV_FEAT_EDX_CRASH_MSRS : 0);
     l[4].function = HV_CPUID_ENLIGHTENMENT;
-    l[4].eax = HV_HINT_DEPRECATING_AEOI;
+    l[4].eax = HV_HINT_DEPRECATING_AEOI | (hv->cfg.kvm_apic_access ? HV_HINT_APIC_ACCESS : 0);
     l[4].ebx = 0xFFFFFFFF; /* spin-wait retry count: never notify */
     l[5].function = HV_CPUID_IMPL_LIMITS;
     l[5].eax = hv->cfg.nr_vcpus;

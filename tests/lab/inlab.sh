@@ -11,6 +11,9 @@
 #   wait_line FILE TEXT SECS                       waits until FILE has such a line
 #   fact NAME OUT                                  the guest's last "FACT NAME value"
 #   guest_status OUT                               prints the guest script's exit status
+#   kvm_eoi_exits / kvm_irqs                       guest EOI writes that exited to KVM
+#       (x2APIC EOI and Hyper-V EOI MSRs) / interrupts KVM injected, in all VMs since
+#       the first call of either
 #   vmm_end_check NAME OUT RC WANT                 PASS when the VMM ended with status
 #       WANT; else a FAIL with its status and the console's last lines (why it is gone)
 #
@@ -116,10 +119,16 @@ guest_status() { sed -n 's/.*VIRIDIAN-GUEST: script exit status \([0-9]*\).*/\1/
 
 # Benchmark profiles (bench/*/in-lab.sh, PROFILE=1): profile_snapshot VMM VM-NAME FILE
 # records the KVM counters (debugfs), the VMM's CPU ticks per thread (by thread name),
-# the lab's idle ticks and, for viridian, its exits to user space by kind;
-# profile_diff BEFORE AFTER LABEL prints the ones that moved.
+# the lab's idle ticks, for viridian its exits to user space by kind, and KVM's exits by
+# SVM exit code (svm-XX), MSR accesses by index (msr-rd/wr-INDEX) and emulated guest
+# instructions by address (emul-RIP) and interrupts injected by vector (irq-VECTOR),
+# counted by tracefs histogram triggers that the
+# first snapshot installs; profile_diff BEFORE AFTER LABEL prints the ones that moved.
+kvm_debugfs() { [ -d /sys/kernel/debug/kvm ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null; }
+kvm_eoi_exits() { kvm_trace_counts | awk '$1 == "msr-wr-80b" || $1 == "msr-wr-40000070" { s += $2 } END { print s + 0 }'; }
+kvm_irqs() { kvm_trace_counts | awk '$1 ~ /^irq-/ { s += $2 } END { print s + 0 }'; }
 profile_snapshot() {
-    [ -d /sys/kernel/debug/kvm ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+    kvm_debugfs
     {
         for _f in /sys/kernel/debug/kvm/*; do [ -f "$_f" ] && echo "${_f##*/} $(cat "$_f" 2>/dev/null)"; done
         case $1 in
@@ -132,7 +141,21 @@ profile_snapshot() {
             echo "$(tr ' ' _ < $_t/comm) $(cut -d')' -f2 $_t/stat | awk '{ print $12 + $13 }')"
         done | awk '{ s[$1] += $2 } END { for (k in s) print k, s[k] }'
         echo "lab-idle $(awk '/^cpu / { print $5 }' /proc/stat)"
+        kvm_trace_counts
     } > "$3" 2>/dev/null
+}
+kvm_trace_counts() {
+    _ev=/sys/kernel/tracing/events/kvm
+    [ -d $_ev ] || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+    for _h in "kvm_exit exit_reason.hex" "kvm_msr ecx.hex,write" "kvm_emulate_insn rip.hex" "kvm_inj_virq vector.hex"; do
+        set -- $_h
+        grep -q '^hist' $_ev/$1/trigger 2>/dev/null || echo "hist:keys=$2:size=1024" > $_ev/$1/trigger
+    done
+    sed -n 's/^{ exit_reason: *\([0-9a-f]*\) *} hitcount: *\([0-9]*\).*/svm-\1 \2/p' $_ev/kvm_exit/hist
+    sed -n 's/^{ ecx: *\([0-9a-f]*\), write: *\([01]\) *} hitcount: *\([0-9]*\).*/msr-\2-\1 \3/p' $_ev/kvm_msr/hist |
+        sed 's/^msr-0-/msr-rd-/; s/^msr-1-/msr-wr-/'
+    sed -n 's/^{ rip: *\([0-9a-f]*\) *} hitcount: *\([0-9]*\).*/emul-\1 \2/p' $_ev/kvm_emulate_insn/hist
+    sed -n 's/^{ vector: *\([0-9a-f]*\) *} hitcount: *\([0-9]*\).*/irq-\1 \2/p' $_ev/kvm_inj_virq/hist
 }
 profile_diff() {
     awk -v l="$3" 'NR == FNR { a[$1] = $2; next } { d = $2 - a[$1]; if (d > 0) out = out " " $1 "=" d }

@@ -40,6 +40,28 @@ TEST(hv_cpuid_offers_what_linux_needs_and_nothing_dangerous)
     fake_vm_free(&vm);
 }
 
+/* hv.h 7.: the APIC-access privilege and hint (lazy EOI) only when KVM serves the MSRs */
+TEST(hv_cpuid_recommends_apic_access_only_when_kvm_serves_it)
+{
+    struct guest_mem gm;
+    memset(&gm, 0, sizeof(gm));
+    struct hv_platform_ops ops = { 0 };
+    for (int served = 0; served <= 1; served++) {
+        struct hv_config cfg = { .nr_vcpus = 1, .kvm_apic_access = served };
+        struct hv_partition *hv = hv_create(&cfg, &ops, &gm);
+        CHECK(hv != NULL);
+        struct hv_cpuid_leaf l[16];
+        int n = hv_cpuid_leaves(hv, l, 16);
+        const struct hv_cpuid_leaf *f = find_leaf(l, n, 0x40000003);
+        const struct hv_cpuid_leaf *h = find_leaf(l, n, 0x40000004);
+        CHECK(f && h);
+        CHECK_EQ(!!(f->eax & (1u << 4)), served);
+        CHECK_EQ(!!(h->eax & (1u << 3)), served);
+        CHECK(h->eax & (1u << 9)); /* AEOI stays deprecated either way */
+        hv_destroy(hv);
+    }
+}
+
 TEST(hv_msrs_basic)
 {
     struct fake_vm vm;
