@@ -20,11 +20,6 @@ mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 { echo "SECS=${SECS:-10} PINGS=${PINGS:-300}"; cat /bench/guest.sh; } > /tmp/guest.sh
 
 kvm_exits() { cat /sys/kernel/debug/kvm/exits 2>/dev/null || echo 0; }
-vmm_exits() {
-    viridian vm status nbench --json 2>/dev/null | tr -d ' \n' |
-        sed -n 's/.*"exits":{\([^}]*\)}.*/\1/p' | tr ',' '\n' | sed 's/.*://' |
-        awk '{ s += $1 } END { print s + 0 }'
-}
 # wait_line_pid FILE TEXT PID: until FILE has a line with TEXT; fails when PID has ended
 wait_line_pid() {
     while ! grep -q "$2" "$1" 2>/dev/null; do
@@ -55,10 +50,10 @@ run_one() {
     if [ "${DEBUG:-0}" = 1 ]; then tail -f /tmp/out & tailpid=$!; fi
     for ph in g2h h2g rr; do
         wait_line_pid /tmp/out "PHASE $ph start" $pid || break
-        k0=$(kvm_exits) v0=$(vmm_exits)
+        k0=$(kvm_exits) v0=$(vmm_exit_total nbench)
         [ "${PROFILE:-0}" = 1 ] && profile_snapshot $vmm nbench /tmp/prof0
         wait_line_pid /tmp/out "PHASE $ph end" $pid || break
-        k1=$(kvm_exits) v1=$(vmm_exits)
+        k1=$(kvm_exits) v1=$(vmm_exit_total nbench)
         if [ "${PROFILE:-0}" = 1 ]; then
             profile_snapshot $vmm nbench /tmp/prof1
             profile_diff /tmp/prof0 /tmp/prof1 "$vmm $ph"

@@ -11,6 +11,8 @@
 #   wait_line FILE TEXT SECS                       waits until FILE has such a line
 #   fact NAME OUT                                  the guest's last "FACT NAME value"
 #   guest_status OUT                               prints the guest script's exit status
+#   vmm_exit_kinds VM / vmm_exit_total VM          viridian VM's exits to user space so
+#       far: a "KIND COUNT" line each / their sum (0 when VM does not answer)
 #   kvm_eoi_exits / kvm_irqs                       guest EOI writes that exited to KVM
 #       (x2APIC EOI and Hyper-V EOI MSRs) / interrupts KVM injected, in all VMs since
 #       the first call of either
@@ -124,6 +126,8 @@ guest_status() { sed -n 's/.*VIRIDIAN-GUEST: script exit status \([0-9]*\).*/\1/
 # instructions by address (emul-RIP) and interrupts injected by vector (irq-VECTOR),
 # counted by tracefs histogram triggers that the
 # first snapshot installs; profile_diff BEFORE AFTER LABEL prints the ones that moved.
+vmm_exit_kinds() { viridian vm status "$1" 2>/dev/null | sed -n 's/^exits\.\([a-z_]*\): \([0-9]*\)$/\1 \2/p'; }
+vmm_exit_total() { vmm_exit_kinds "$1" | awk '{ s += $2 } END { print s + 0 }'; }
 kvm_debugfs() { [ -d /sys/kernel/debug/kvm ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null; }
 kvm_eoi_exits() { kvm_trace_counts | awk '$1 == "msr-wr-80b" || $1 == "msr-wr-40000070" { s += $2 } END { print s + 0 }'; }
 kvm_irqs() { kvm_trace_counts | awk '$1 ~ /^irq-/ { s += $2 } END { print s + 0 }'; }
@@ -134,8 +138,7 @@ profile_snapshot() {
         case $1 in
             qemu) _p=$(pidof qemu-system-x86_64) ;;
             *) _p=$(pidof viridian)
-               viridian vm status "$2" --json 2>/dev/null | tr -d ' \n' |
-                   sed -n 's/.*"exits":{\([^}]*\)}.*/\1/p' | tr ',' '\n' | tr -d '"' | sed 's/^/vmm-/; s/:/ /' ;;
+               vmm_exit_kinds "$2" | sed 's/^/vmm-/' ;;
         esac
         for _t in /proc/"${_p%% *}"/task/*; do
             echo "$(tr ' ' _ < $_t/comm) $(cut -d')' -f2 $_t/stat | awk '{ print $12 + $13 }')"
