@@ -163,7 +163,8 @@ void vmbus_channel_process_locked(struct vmbus_channel *ch)
         return;
     }
     /* Drain completely; the guest signals again only on empty->non-empty. The mask
-     * tells it not to bother while we drain; clear it and re-check before leaving. */
+     * tells it not to bother while we drain; clear it and re-check before leaving -
+     * unless the device will poll again by itself (keep_masked). */
     for (;;) {
         vmbus_ring_set_interrupt_mask(&ch->in, true);
         struct vmbus_packet pkt;
@@ -175,6 +176,8 @@ void vmbus_channel_process_locked(struct vmbus_channel *ch)
                 return;
         }
         if (rc < 0)
+            return;
+        if (ch->desc->keep_masked && ch->desc->keep_masked(ch))
             return;
         vmbus_ring_set_interrupt_mask(&ch->in, false);
         if (ch->in_held) /* the guest's room-made signal resumes us */
@@ -266,6 +269,13 @@ void vmbus_channel_signal(struct vmbus_channel *ch)
     pthread_mutex_lock(&ch->host->lock);
     if (ch->state == VMBUS_CH_OPEN)
         signal_guest(ch);
+    pthread_mutex_unlock(&ch->host->lock);
+}
+
+void vmbus_channel_poll(struct vmbus_channel *ch)
+{
+    pthread_mutex_lock(&ch->host->lock);
+    vmbus_channel_process_locked(ch);
     pthread_mutex_unlock(&ch->host->lock);
 }
 

@@ -61,6 +61,11 @@ struct vmbus_device_desc {
     void (*on_signal)(struct vmbus_channel *ch);
     /* Optional: a send that returned -EAGAIN can now be retried. */
     void (*on_writable)(struct vmbus_channel *ch);
+    /* Optional (on_packet devices): true while the device will drain the ring again by
+     * itself - it has enough requests in flight and calls vmbus_channel_poll() as each
+     * completes. The guest->host ring then stays masked after a drain, so the guest
+     * queues further requests without signalling (each signal costs it an exit). */
+    bool (*keep_masked)(struct vmbus_channel *ch);
 };
 
 /* Sends one packet to the guest (host->guest ring): descriptor {type, offset8 = 2,
@@ -81,6 +86,8 @@ int vmbus_channel_recv(struct vmbus_channel *ch, void *buf, uint32_t cap,
                        struct vmbus_packet *pkt);
 /* Signal the guest for this channel regardless of ring state. */
 void vmbus_channel_signal(struct vmbus_channel *ch);
+/* Serves the guest->host ring now, as a guest signal would (see keep_masked). */
+void vmbus_channel_poll(struct vmbus_channel *ch);
 
 /* Hold the host lock (recursive) to make a sequence atomic with the device callbacks, e.g.
  * from a timer thread. Channel structs live as long as the host, open or not. */

@@ -27,6 +27,7 @@ static int storvsp_open(struct vmbus_channel *ch, const uint8_t *userdata)
     if (storvsp_queue_start(q) < 0)
         return -1;
     q->gen++;
+    q->outstanding = 0;
     if (idx) { /* a sub-channel serves SRBs at once, as negotiated on the primary */
         q->state = CH_READY;
         q->version = c->queues[0].version;
@@ -44,6 +45,7 @@ static void storvsp_close(struct vmbus_channel *ch)
     vmbus_channel_set_priv(ch, NULL);
     if (q) {
         q->gen++;
+        q->outstanding = 0;
         storvsp_queue_flush(q);
     }
 }
@@ -72,10 +74,18 @@ static bool queue_srb(struct storvsp_queue *q, const struct vmbus_packet *pkt,
     r->gpa_direct = gpa;
     r->ranges_len = rlen;
     memcpy(r->ranges, pkt->raw, rlen);
-    if (storvsp_queue_push(q, r))
+    if (storvsp_queue_push(q, r)) {
+        q->outstanding++;
         return true;
+    }
     free(r);
     return false;
+}
+
+static bool storvsp_keep_masked(struct vmbus_channel *ch)
+{
+    struct storvsp_queue *q = vmbus_channel_priv(ch);
+    return q && q->outstanding >= STORVSP_POLL_DEPTH;
 }
 
 static bool version_supported(uint16_t v)
@@ -208,6 +218,7 @@ struct storvsp *storvsp_create(unsigned index, unsigned max_subchannels)
         .close = storvsp_close,
         .on_packet = storvsp_packet,
         .on_writable = storvsp_writable,
+        .keep_masked = storvsp_keep_masked,
     };
     return c;
 }

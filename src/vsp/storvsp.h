@@ -20,6 +20,11 @@
 #define STORVSP_MAX_LUNS 64
 #define STORVSP_MAX_TRANSFER (1u << 20) /* bytes per SRB, advertised in QUERY_PROPERTIES */
 #define STORVSP_MAX_SUBCHANNELS 15
+/* With this many SRBs outstanding on a channel its ring stays masked: each completion
+ * drains it, so the guest queues more without a signal (as openvmm's storvsp polls
+ * above its poll_mode_queue_depth). Fewer, and a new SRB behind a slow one could wait
+ * long for the next completion; so a guest at queue depth 1 still signals each one. */
+#define STORVSP_POLL_DEPTH 4u
 
 struct disk;
 struct storvsp;

@@ -316,7 +316,12 @@ static void complete(struct storvsp_queue *q, struct storvsp_req *r)
     vmbus_channel_lock(q->ch);
     if (r->gen != q->gen || !vmbus_channel_is_open(q->ch)) {
         free(r); /* the channel was closed meanwhile */
-    } else if (q->unsent || send_completion(q, r) == -EAGAIN) {
+        vmbus_channel_unlock(q->ch);
+        return;
+    }
+    if (q->outstanding)
+        q->outstanding--;
+    if (q->unsent || send_completion(q, r) == -EAGAIN) {
         r->next = NULL;
         if (q->unsent_tail)
             q->unsent_tail->next = r;
@@ -326,6 +331,9 @@ static void complete(struct storvsp_queue *q, struct storvsp_req *r)
     } else {
         free(r);
     }
+    /* the guest may have queued more without a signal while the ring was masked
+     * (storvsp_keep_masked); below the poll depth this unmasks it again */
+    vmbus_channel_poll(q->ch);
     vmbus_channel_unlock(q->ch);
 }
 

@@ -56,6 +56,7 @@ struct storvsp_queue {
     enum storvsp_chan_state state;
     uint16_t version;
     uint64_t gen;
+    unsigned outstanding;            /* SRBs taken from the ring, not yet completed */
     struct storvsp_req *unsent, *unsent_tail; /* completions waiting for ring space */
     /* under mu */
     pthread_mutex_t mu;

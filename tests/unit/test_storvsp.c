@@ -58,7 +58,10 @@ static int wait_read(struct guest_ring *in, uint16_t *type, uint64_t *tid, void 
 
 /* Posts one vstor packet (GPA-direct over the pages at DATA_PAGE + offset when len > 0);
  * returns its transaction id. */
-static uint64_t sv_post(struct sv *s, struct vstor_packet *req, uint32_t offset, uint32_t len)
+/* Writes a request into the ring; *would_signal: whether Linux would signal it (ring
+ * empty before and not masked). */
+static uint64_t sv_write(struct sv *s, struct vstor_packet *req, uint32_t offset, uint32_t len,
+                         int *would_signal)
 {
     uint64_t tid = ++s->tid;
     if (len || offset) {
@@ -72,10 +75,20 @@ static uint64_t sv_post(struct sv *s, struct vstor_packet *req, uint32_t offset,
             uint64_t pfn = fake_page(DATA_PAGE + i) >> 12;
             memcpy(hdr + 16 + 8 * i, &pfn, 8);
         }
-        CHECK(tg_ring_write_ext(&s->out, VMBUS_PACKET_DATA_USING_GPA_DIRECT, tid, hdr,
-                                16 + 8 * npfn, req, sizeof(*req)) >= 0);
-    } else
-        CHECK(tg_ring_write(&s->out, VMBUS_PACKET_DATA_INBAND, tid, req, sizeof(*req)) >= 0);
+        *would_signal = tg_ring_write_ext(&s->out, VMBUS_PACKET_DATA_USING_GPA_DIRECT, tid, hdr,
+                                          16 + 8 * npfn, req, sizeof(*req));
+    } else {
+        *would_signal = tg_ring_write(&s->out, VMBUS_PACKET_DATA_INBAND, tid, req, sizeof(*req));
+    }
+    CHECK(*would_signal >= 0);
+    return tid;
+}
+
+/* Writes a request and signals the channel (whether or not Linux would). */
+static uint64_t sv_post(struct sv *s, struct vstor_packet *req, uint32_t offset, uint32_t len)
+{
+    int would_signal;
+    uint64_t tid = sv_write(s, req, offset, len, &would_signal);
     CHECK_EQ(tg_signal(&s->g, s->conn ? s->conn : 0x2001), 0);
     return tid;
 }
@@ -961,5 +974,51 @@ TEST(storvsp_channel_keeps_many_in_flight)
     CHECK_EQ(seen, 0xFFu);
     storvsp_get_stats(s.c, &st);
     CHECK_EQ(st.inflight, 0);
+    sv_free(&s);
+}
+
+/* Poll mode: with STORVSP_POLL_DEPTH SRBs outstanding the channel's ring stays masked,
+ * so Linux queues more without signalling and each completion drains them; at queue
+ * depth 1 the ring is unmasked (every SRB signalled), and it is again once all are done. */
+TEST(storvsp_busy_channel_polls_its_ring_instead_of_waiting_for_signals)
+{
+    struct sv s;
+    struct vstor_packet r;
+    sv_setup_fake_lun9(&s);
+    atomic_store(&fake_hold, 1);
+    static const uint8_t rd[10] = { 0x28, 0, 0, 0, 0, 8, 0, 0, 1, 0 };
+    struct vstor_packet p = { .operation = VSTOR_OP_EXECUTE_SRB, .flags = 1 };
+    p.vm_srb.length = sizeof(p.vm_srb);
+    p.vm_srb.lun = 9;
+    p.vm_srb.cdb_length = 10;
+    p.vm_srb.sense_info_length = VSTOR_SENSE_MAX;
+    p.vm_srb.data_in = VSTOR_READ_TYPE;
+    p.vm_srb.data_transfer_length = 512;
+    memcpy(p.vm_srb.cdb, rd, 10);
+    uint32_t *mask = tg_ring_field(&s.out, 8);
+    struct storvsp_stats st;
+    uint64_t first = sv_post(&s, &p, 0, 512);
+    CHECK_EQ(*mask, 0);
+    for (unsigned i = 1; i < STORVSP_POLL_DEPTH; i++)
+        sv_post(&s, &p, 512u * i, 512);
+    CHECK_EQ(*mask, 1);
+    for (unsigned i = STORVSP_POLL_DEPTH; i < 2 * STORVSP_POLL_DEPTH; i++) {
+        int would_signal;
+        sv_write(&s, &p, 512u * i, 512, &would_signal);
+        CHECK_EQ(would_signal, 0); /* and so no signal comes */
+    }
+    atomic_store(&fake_hold, 0);
+    uint32_t seen = 0;
+    for (unsigned i = 0; i < 2 * STORVSP_POLL_DEPTH; i++) {
+        uint64_t tid = 0;
+        CHECK_EQ(wait_read(&s.in, NULL, &tid, &r, sizeof(r)), 64);
+        CHECK(tid >= first && tid < first + 2 * STORVSP_POLL_DEPTH);
+        CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
+        seen |= 1u << (tid - first);
+    }
+    CHECK_EQ(seen, (1u << (2 * STORVSP_POLL_DEPTH)) - 1);
+    storvsp_get_stats(s.c, &st);
+    CHECK_EQ(st.inflight, 0);
+    CHECK_EQ(*mask, 0);
     sv_free(&s);
 }
