@@ -929,15 +929,9 @@ TEST(storvsp_backend_errors_become_medium_errors)
     sv_free(&s);
 }
 
-/* Queue depth: a channel's worker hands every READ to the engine without waiting for the
- * one before, so with the backend stuck all 8 are in flight at once; released, each
- * completes once. */
-TEST(storvsp_channel_keeps_many_in_flight)
+/* An EXECUTE_SRB of READ(10), one 512-byte block at LBA 8, for LUN 9. */
+static struct vstor_packet lun9_read_srb(void)
 {
-    struct sv s;
-    struct vstor_packet r;
-    sv_setup_fake_lun9(&s);
-    atomic_store(&fake_hold, 1);
     static const uint8_t rd[10] = { 0x28, 0, 0, 0, 0, 8, 0, 0, 1, 0 };
     struct vstor_packet p = { .operation = VSTOR_OP_EXECUTE_SRB, .flags = 1 };
     p.vm_srb.length = sizeof(p.vm_srb);
@@ -947,6 +941,34 @@ TEST(storvsp_channel_keeps_many_in_flight)
     p.vm_srb.data_in = VSTOR_READ_TYPE;
     p.vm_srb.data_transfer_length = 512;
     memcpy(p.vm_srb.cdb, rd, 10);
+    return p;
+}
+
+/* The next n completions are those of requests first..first+n-1 (in any order), each
+ * once and successful. */
+static bool each_completed_once(struct sv *s, uint64_t first, unsigned n)
+{
+    struct vstor_packet r;
+    uint32_t seen = 0;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t tid = 0;
+        if (wait_read(&s->in, NULL, &tid, &r, sizeof(r)) != 64 || tid < first ||
+            tid >= first + n || r.vm_srb.srb_status != SRB_STATUS_SUCCESS)
+            return false;
+        seen |= 1u << (tid - first);
+    }
+    return seen == (1u << n) - 1;
+}
+
+/* Queue depth: a channel's worker hands every READ to the engine without waiting for the
+ * one before, so with the backend stuck all 8 are in flight at once; released, each
+ * completes once. */
+TEST(storvsp_channel_keeps_many_in_flight)
+{
+    struct sv s;
+    sv_setup_fake_lun9(&s);
+    atomic_store(&fake_hold, 1);
+    struct vstor_packet p = lun9_read_srb();
     uint64_t first = 0;
     for (int i = 0; i < 8; i++) {
         uint64_t t = sv_post(&s, &p, 512u * (unsigned)i, 512);
@@ -963,15 +985,7 @@ TEST(storvsp_channel_keeps_many_in_flight)
     CHECK_EQ(st.inflight, 8);
     CHECK_EQ(st.max_inflight, 8);
     atomic_store(&fake_hold, 0);
-    uint32_t seen = 0;
-    for (int i = 0; i < 8; i++) {
-        uint64_t tid = 0;
-        CHECK_EQ(wait_read(&s.in, NULL, &tid, &r, sizeof(r)), 64);
-        CHECK(tid >= first && tid < first + 8);
-        CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
-        seen |= 1u << (tid - first);
-    }
-    CHECK_EQ(seen, 0xFFu);
+    CHECK(each_completed_once(&s, first, 8));
     storvsp_get_stats(s.c, &st);
     CHECK_EQ(st.inflight, 0);
     sv_free(&s);
@@ -983,18 +997,9 @@ TEST(storvsp_channel_keeps_many_in_flight)
 TEST(storvsp_busy_channel_polls_its_ring_instead_of_waiting_for_signals)
 {
     struct sv s;
-    struct vstor_packet r;
     sv_setup_fake_lun9(&s);
     atomic_store(&fake_hold, 1);
-    static const uint8_t rd[10] = { 0x28, 0, 0, 0, 0, 8, 0, 0, 1, 0 };
-    struct vstor_packet p = { .operation = VSTOR_OP_EXECUTE_SRB, .flags = 1 };
-    p.vm_srb.length = sizeof(p.vm_srb);
-    p.vm_srb.lun = 9;
-    p.vm_srb.cdb_length = 10;
-    p.vm_srb.sense_info_length = VSTOR_SENSE_MAX;
-    p.vm_srb.data_in = VSTOR_READ_TYPE;
-    p.vm_srb.data_transfer_length = 512;
-    memcpy(p.vm_srb.cdb, rd, 10);
+    struct vstor_packet p = lun9_read_srb();
     uint32_t *mask = tg_ring_field(&s.out, 8);
     struct storvsp_stats st;
     uint64_t first = sv_post(&s, &p, 0, 512);
@@ -1008,15 +1013,7 @@ TEST(storvsp_busy_channel_polls_its_ring_instead_of_waiting_for_signals)
         CHECK_EQ(would_signal, 0); /* and so no signal comes */
     }
     atomic_store(&fake_hold, 0);
-    uint32_t seen = 0;
-    for (unsigned i = 0; i < 2 * STORVSP_POLL_DEPTH; i++) {
-        uint64_t tid = 0;
-        CHECK_EQ(wait_read(&s.in, NULL, &tid, &r, sizeof(r)), 64);
-        CHECK(tid >= first && tid < first + 2 * STORVSP_POLL_DEPTH);
-        CHECK_EQ(r.vm_srb.srb_status, SRB_STATUS_SUCCESS);
-        seen |= 1u << (tid - first);
-    }
-    CHECK_EQ(seen, (1u << (2 * STORVSP_POLL_DEPTH)) - 1);
+    CHECK(each_completed_once(&s, first, 2 * STORVSP_POLL_DEPTH));
     storvsp_get_stats(s.c, &st);
     CHECK_EQ(st.inflight, 0);
     CHECK_EQ(*mask, 0);
