@@ -12,7 +12,9 @@
  * COMPLETE_IO is sent under the host lock. Lock order: host lock before queue mutex;
  * a worker holds its LUN's mutex (which keeps the target and its engine alive) while it
  * submits or runs a command, never with the host lock; the reaper takes no LUN mutex, so
- * a worker may wait for it. A close bumps the queue's
+ * a worker may wait for it. Poll mode (STORVSP_POLL_DEPTH): complete() drains the ring
+ * with vmbus_channel_poll, so the channel callback also runs on the worker and reaper
+ * threads, host lock held as always. A close bumps the queue's
  * generation: requests of an older generation are dropped, never completed into a
  * channel that has been closed (or reopened). */
 #ifndef VIRIDIAN_VSP_STORVSP_PRIV_H
