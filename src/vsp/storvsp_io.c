@@ -319,6 +319,9 @@ static void complete(struct storvsp_queue *q, struct storvsp_req *r)
         vmbus_channel_unlock(q->ch);
         return;
     }
+    /* a drain leaves the ring masked exactly when it ends with this many outstanding
+     * (storvsp_keep_masked), and only completions lower the count after it */
+    bool masked = q->outstanding >= STORVSP_POLL_DEPTH;
     if (q->outstanding)
         q->outstanding--;
     if (q->unsent || send_completion(q, r) == -EAGAIN) {
@@ -331,9 +334,10 @@ static void complete(struct storvsp_queue *q, struct storvsp_req *r)
     } else {
         free(r);
     }
-    /* the guest may have queued more without a signal while the ring was masked
-     * (storvsp_keep_masked); below the poll depth this unmasks it again */
-    vmbus_channel_poll(q->ch);
+    /* the guest may have queued more without a signal while the ring was masked; below
+     * the poll depth this unmasks it again */
+    if (masked)
+        vmbus_channel_poll(q->ch);
     vmbus_channel_unlock(q->ch);
 }
 
