@@ -13,9 +13,9 @@
 #   guest_status OUT                               prints the guest script's exit status
 #   vmm_exit_kinds VM / vmm_exit_total VM          viridian VM's exits to user space so
 #       far: a "KIND COUNT" line each / their sum (0 when VM does not answer)
-#   kvm_eoi_exits / kvm_irqs                       guest EOI writes that exited to KVM
-#       (x2APIC EOI and Hyper-V EOI MSRs) / interrupts KVM injected, in all VMs since
-#       the first call of either
+#   kvm_eoi_irq_counts                             "EOIS IRQS": guest EOI writes that
+#       exited to KVM (x2APIC EOI and Hyper-V EOI MSRs) and interrupts KVM injected, in
+#       all VMs since the first call
 #   vmm_end_check NAME OUT RC WANT                 PASS when the VMM ended with status
 #       WANT; else a FAIL with its status and the console's last lines (why it is gone)
 #
@@ -124,15 +124,16 @@ guest_status() { sed -n 's/.*VIRIDIAN-GUEST: script exit status \([0-9]*\).*/\1/
 # the lab's idle ticks, for viridian its exits to user space by kind, and KVM's exits by
 # SVM exit code (svm-XX), MSR accesses by index (msr-rd/wr-INDEX) and emulated guest
 # instructions by address (emul-RIP) and interrupts injected by vector (irq-VECTOR),
-# counted by tracefs histogram triggers that the
-# first snapshot installs; profile_diff BEFORE AFTER LABEL prints the ones that moved.
+# counted by tracefs histogram triggers that the first snapshot installs;
+# profile_diff BEFORE AFTER LABEL prints the ones that moved.
 vmm_exit_kinds() { viridian vm status "$1" 2>/dev/null | sed -n 's/^exits\.\([a-z_]*\): \([0-9]*\)$/\1 \2/p'; }
 vmm_exit_total() { vmm_exit_kinds "$1" | awk '{ s += $2 } END { print s + 0 }'; }
-kvm_debugfs() { [ -d /sys/kernel/debug/kvm ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null; }
-kvm_eoi_exits() { kvm_trace_counts | awk '$1 == "msr-wr-80b" || $1 == "msr-wr-40000070" { s += $2 } END { print s + 0 }'; }
-kvm_irqs() { kvm_trace_counts | awk '$1 ~ /^irq-/ { s += $2 } END { print s + 0 }'; }
+kvm_eoi_irq_counts() {
+    kvm_trace_counts | awk '$1 == "msr-wr-80b" || $1 == "msr-wr-40000070" { e += $2 }
+        $1 ~ /^irq-/ { i += $2 } END { print e + 0, i + 0 }'
+}
 profile_snapshot() {
-    kvm_debugfs
+    [ -d /sys/kernel/debug/kvm ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
     {
         for _f in /sys/kernel/debug/kvm/*; do [ -f "$_f" ] && echo "${_f##*/} $(cat "$_f" 2>/dev/null)"; done
         case $1 in

@@ -39,11 +39,11 @@ echo "FACT apic $(dmesg | grep -o 'Using enlightened APIC.*')"
 exit 7
 G
 start=$(date +%s)
-eoi0=$(kvm_eoi_exits) irq0=$(kvm_irqs)
+set -- $(kvm_eoi_irq_counts); eoi0=$1 irq0=$2
 guest_run viridian /tmp/c1 180 /tmp/facts.sh --cpus 2 --memory 512M
 rc=$?
 host_now=$(date +%s)
-eois=$(( $(kvm_eoi_exits) - eoi0 )) irqs=$(( $(kvm_irqs) - irq0 ))
+set -- $(kvm_eoi_irq_counts); eois=$(( $1 - eoi0 )) irqs=$(( $2 - irq0 ))
 if guest_has /tmp/c1 "VIRIDIAN-GUEST: init reached"; then pass partition/boot-to-init
 else fail partition/boot-to-init "no init marker; exit $rc; console: $(tail -n 5 /tmp/c1 | tr '\n' '|')"; fi
 [ "$rc" = 0 ] && pass partition/poweroff-exit-0 || fail partition/poweroff-exit-0 "exit status $rc"
