@@ -22,7 +22,10 @@
  * disk_aio_reap() (never from disk_aio_submit()), in the reaping thread, with no engine
  * lock held (a callback may submit). Poll disk_aio_eventfd() for POLLIN and call
  * disk_aio_reap(), or block in disk_aio_wait(). Submit and reap may be called from
- * different threads. */
+ * different threads, and several threads may reap at once (each runs the callbacks it
+ * took). A read of page-cached data is done by the time disk_aio_submit() returns: a
+ * submitter that reaps right away answers it without waiting for another thread to
+ * wake up for the eventfd. */
 #ifndef VIRIDIAN_DISK_DISK_AIO_H
 #define VIRIDIAN_DISK_DISK_AIO_H
 

@@ -16,7 +16,10 @@
 
 struct vmbus_doorbells {
     int epfd, stop_fd;
-    int *fds; /* one eventfd per channel slot, -1 where none */
+    int *fds;    /* one eventfd per channel slot, -1 where none */
+    int *routed; /* per slot: a device's own eventfd bound instead (host lock), or -1 */
+    vmbus_doorbell_bind_fn bind;
+    void *ctx;
     pthread_t thread;
 };
 
@@ -61,6 +64,7 @@ static void free_doorbells(struct vmbus_doorbells *d, unsigned nchans)
     if (d->stop_fd >= 0)
         close(d->stop_fd);
     free(d->fds);
+    free(d->routed);
     free(d);
 }
 
@@ -72,10 +76,13 @@ int vmbus_doorbells_start(struct vmbus_host *host, vmbus_doorbell_bind_fn bind, 
     if (!d)
         return -ENOMEM;
     d->epfd = d->stop_fd = -1;
+    d->bind = bind;
+    d->ctx = ctx;
     d->fds = calloc(host->nchans ? host->nchans : 1, sizeof(*d->fds));
-    int ret = d->fds ? 0 : -ENOMEM;
-    for (unsigned i = 0; d->fds && i < host->nchans; i++)
-        d->fds[i] = -1;
+    d->routed = calloc(host->nchans ? host->nchans : 1, sizeof(*d->routed));
+    int ret = d->fds && d->routed ? 0 : -ENOMEM;
+    for (unsigned i = 0; !ret && i < host->nchans; i++)
+        d->fds[i] = d->routed[i] = -1;
     d->epfd = epoll_create1(EPOLL_CLOEXEC);
     d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (!ret && (d->epfd < 0 || d->stop_fd < 0))
@@ -114,6 +121,34 @@ void vmbus_doorbells_stop(struct vmbus_host *host)
     if (write(d->stop_fd, &one, sizeof(one)) != sizeof(one))
         vlog_warn("vmbus doorbells: cannot signal the stop: %s", strerror(errno));
     pthread_join(d->thread, NULL);
+    pthread_mutex_lock(&host->lock);
     host->doorbells = NULL;
+    pthread_mutex_unlock(&host->lock);
     free_doorbells(d, host->nchans);
+}
+
+int vmbus_channel_route_doorbell(struct vmbus_channel *ch, int fd)
+{
+    struct vmbus_host *host = ch->host;
+    pthread_mutex_lock(&host->lock);
+    struct vmbus_doorbells *d = host->doorbells;
+    uint32_t slot = ch->relid - 1;
+    int ret = 0;
+    if (!d) {
+        ret = -ENODEV;
+    } else if (fd != d->routed[slot]) {
+        int now = d->routed[slot] >= 0 ? d->routed[slot] : d->fds[slot];
+        int want = fd >= 0 ? fd : d->fds[slot];
+        /* KVM takes one eventfd per connection id: the old one goes first. Meanwhile a
+         * signal exits to user space and is served on its vCPU thread, as without
+         * doorbells. */
+        d->bind(d->ctx, ch->conn_id, now, false);
+        ret = d->bind(d->ctx, ch->conn_id, want, true);
+        if (!ret)
+            d->routed[slot] = fd;
+        else if (d->bind(d->ctx, ch->conn_id, now, true) != 0)
+            d->routed[slot] = -1; /* nothing bound: signals come by hypercall */
+    }
+    pthread_mutex_unlock(&host->lock);
+    return ret;
 }

@@ -89,6 +89,15 @@ void vmbus_channel_signal(struct vmbus_channel *ch);
 /* Serves the guest->host ring now, as a guest signal would (see keep_masked). */
 void vmbus_channel_poll(struct vmbus_channel *ch);
 
+/* Lets a device's own thread take the guest's signals on this channel: while doorbells
+ * run (vmbus.h), a signal becomes a write to FD (an eventfd the device owns and keeps
+ * open until it routes the doorbell back) instead of waking the VMBus doorbell thread,
+ * and the device serves the ring with vmbus_channel_poll() when FD fires. That saves a
+ * hand-over between threads on every signal. FD -1 routes it back. 0; -ENODEV without
+ * doorbells (signals then reach the callbacks on the vCPU thread, as always); or the
+ * kernel's error (the previous route stays). */
+int vmbus_channel_route_doorbell(struct vmbus_channel *ch, int fd);
+
 /* Hold the host lock (recursive) to make a sequence atomic with the device callbacks, e.g.
  * from a timer thread. Channel structs live as long as the host, open or not. */
 void vmbus_channel_lock(struct vmbus_channel *ch);

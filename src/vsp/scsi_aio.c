@@ -78,6 +78,14 @@ int scsi_aio_submit(struct scsi_aio *s, const struct disk_aio_req *r)
     return disk_aio_submit(s->a, r);
 }
 
+int scsi_aio_submit_and_reap(struct scsi_aio *s, const struct disk_aio_req *r)
+{
+    int rc = disk_aio_submit(s->a, r);
+    if (rc == 0)
+        disk_aio_reap(s->a);
+    return rc;
+}
+
 void scsi_aio_get_stats(struct scsi_aio *s, struct disk_aio_stats *st)
 {
     disk_aio_get_stats(s->a, st);

@@ -20,6 +20,10 @@ int scsi_aio_start(struct disk *d, unsigned depth, struct scsi_aio **out);
 void scsi_aio_stop(struct scsi_aio *s);
 /* disk_aio_submit(): the callback will run on the reaper thread. */
 int scsi_aio_submit(struct scsi_aio *s, const struct disk_aio_req *r);
+/* disk_aio_submit(), then the callbacks of whatever has completed already (this request
+ * too, when its data was in the page cache) run here before it returns; the rest on the
+ * reaper thread. 0 or a negative errno (rejected: no callback). */
+int scsi_aio_submit_and_reap(struct scsi_aio *s, const struct disk_aio_req *r);
 /* One request through the engine, waited for: 0 or a negative errno. buf is one flat
  * buffer of len bytes (READ/WRITE), or none (FLUSH; DISCARD uses len). */
 int scsi_aio_run(struct scsi_aio *s, enum disk_aio_op op, uint64_t off, void *buf,

@@ -2,6 +2,7 @@
  * (reference §7a); SRBs run on the channel's worker (storvsp_io.c). */
 #include "vsp/storvsp.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,10 @@ static int storvsp_open(struct vmbus_channel *ch, const uint8_t *userdata)
         q->version = 0;
     }
     vmbus_channel_set_priv(ch, q);
+    int rc = vmbus_channel_route_doorbell(ch, q->wake_fd);
+    if (rc && rc != -ENODEV)
+        vlog_debug("storvsp%u: channel %u: signals reach the worker through the VMBus "
+                   "doorbell thread (%d)", c->index, idx, rc);
     return 0;
 }
 
@@ -43,6 +48,7 @@ static void storvsp_close(struct vmbus_channel *ch)
 {
     struct storvsp_queue *q = vmbus_channel_priv(ch);
     vmbus_channel_set_priv(ch, NULL);
+    vmbus_channel_route_doorbell(ch, -1);
     if (q) {
         q->gen++;
         q->outstanding = 0;
@@ -203,7 +209,7 @@ struct storvsp *storvsp_create(unsigned index, unsigned max_subchannels)
     for (unsigned i = 0; i <= max_subchannels; i++) {
         c->queues[i].c = c;
         pthread_mutex_init(&c->queues[i].mu, NULL);
-        pthread_cond_init(&c->queues[i].cv, NULL);
+        c->queues[i].wake_fd = -1;
     }
     c->desc = (struct vmbus_device_desc){
         .name = "storvsp",
@@ -334,11 +340,8 @@ void storvsp_retry_now(struct storvsp *c)
 {
     if (!c)
         return;
-    for (unsigned i = 0; i <= c->max_subchannels; i++) {
-        pthread_mutex_lock(&c->queues[i].mu);
-        pthread_cond_broadcast(&c->queues[i].cv);
-        pthread_mutex_unlock(&c->queues[i].mu);
-    }
+    for (unsigned i = 0; i <= c->max_subchannels; i++)
+        storvsp_queue_wake(&c->queues[i]);
 }
 
 void storvsp_get_stats(struct storvsp *c, struct storvsp_stats *st)
@@ -399,7 +402,6 @@ void storvsp_destroy(struct storvsp *c)
     storvsp_stop(c);
     for (unsigned i = 0; i <= c->max_subchannels; i++) {
         pthread_mutex_destroy(&c->queues[i].mu);
-        pthread_cond_destroy(&c->queues[i].cv);
     }
     for (unsigned i = 0; i < STORVSP_MAX_LUNS; i++) {
         pthread_mutex_destroy(&c->lun_lock[i]);

@@ -4,7 +4,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "vsp/storvsp_priv.h"
@@ -82,22 +84,36 @@ static void report_luns(struct storvsp *c, const struct vmscsi_request *srb, str
     scsi_report_luns(cmd, luns, n);
 }
 
+static void write_wake(int fd)
+{
+    uint64_t one = 1;
+    while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
+        ;
+}
+
+/* The worker sleeps (q->idle set) until its eventfd fires or timeout_ms pass (-1: no
+ * limit). The wake-up may be the guest's doorbell: the ring is served either way. */
+static void worker_sleep(struct storvsp_queue *q, int timeout_ms)
+{
+    struct pollfd p = { .fd = q->wake_fd, .events = POLLIN };
+    uint64_t n;
+    if (poll(&p, 1, timeout_ms) > 0 && read(q->wake_fd, &n, sizeof(n)) == sizeof(n))
+        vmbus_channel_poll(q->ch);
+}
+
 /* A write waiting for host space: sleeps retry_ms (or until storvsp_retry_now, or a new
  * request wakes the queue). false when the queue is stopping. */
 static bool wait_for_retry(struct storvsp *c, struct storvsp_queue *q)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += c->retry_ms / 1000;
-    until.tv_nsec += (long)(c->retry_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&q->mu);
-    if (!q->stop)
-        pthread_cond_timedwait(&q->cv, &q->mu, &until);
     bool go_on = !q->stop;
+    q->idle = go_on;
+    pthread_mutex_unlock(&q->mu);
+    if (!go_on)
+        return false;
+    worker_sleep(q, (int)c->retry_ms);
+    pthread_mutex_lock(&q->mu);
+    go_on = !q->stop;
     pthread_mutex_unlock(&q->mu);
     return go_on;
 }
@@ -187,7 +203,9 @@ static bool start_io(struct scsi_disk *sd, struct storvsp_queue *q, struct storv
     unsigned m = atomic_load(&q->max_inflight);
     while (n > m && !atomic_compare_exchange_weak(&q->max_inflight, &m, n))
         ;
-    int rc = scsi_aio_submit(sd->aio, &a);
+    /* a read the page cache served completes into the ring right here (LUN mutex held,
+     * then the host lock: see storvsp_priv.h) instead of after the reaper wakes */
+    int rc = scsi_aio_submit_and_reap(sd->aio, &a);
     if (rc == 0)
         return true;
     atomic_fetch_sub(&q->inflight, 1);
@@ -347,24 +365,30 @@ static void *worker(void *arg)
     pthread_setname_np(pthread_self(), "storvsp");
     for (;;) {
         pthread_mutex_lock(&q->mu);
-        while (!q->head && !q->stop)
-            pthread_cond_wait(&q->cv, &q->mu);
-        if (q->stop) {
-            pthread_mutex_unlock(&q->mu);
-            return NULL;
+        bool stop = q->stop;
+        struct storvsp_req *r = stop ? NULL : q->head;
+        if (r) {
+            q->depth--;
+            q->head = r->next;
+            if (!q->head)
+                q->tail = NULL;
         }
-        struct storvsp_req *r = q->head;
-        q->depth--;
-        q->head = r->next;
-        if (!q->head)
-            q->tail = NULL;
+        q->idle = !r && !stop;
         pthread_mutex_unlock(&q->mu);
-        storvsp_execute_srb(q->c, q, r);
+        if (stop)
+            return NULL;
+        if (r)
+            storvsp_execute_srb(q->c, q, r);
+        else
+            worker_sleep(q, -1);
     }
 }
 
 static void free_scratch(struct storvsp_queue *q)
 {
+    if (q->wake_fd >= 0)
+        close(q->wake_fd);
+    q->wake_fd = -1;
     free(q->bounce);
     free(q->iov);
     free(q->chunks);
@@ -380,8 +404,9 @@ int storvsp_queue_start(struct storvsp_queue *q)
     q->bounce = malloc(STORVSP_MAX_TRANSFER);
     q->iov = calloc(STORVSP_MAX_CHUNKS, sizeof(*q->iov));
     q->chunks = calloc(STORVSP_MAX_CHUNKS, sizeof(*q->chunks));
-    q->stop = false;
-    if (!q->bounce || !q->iov || !q->chunks ||
+    q->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    q->stop = q->idle = false;
+    if (!q->bounce || !q->iov || !q->chunks || q->wake_fd < 0 ||
         pthread_create(&q->thread, NULL, worker, q) != 0) {
         free_scratch(q);
         return -1;
@@ -404,7 +429,11 @@ bool storvsp_queue_push(struct storvsp_queue *q, struct storvsp_req *r)
     else
         q->head = r;
     q->tail = r;
-    pthread_cond_signal(&q->cv);
+    /* the worker itself (draining the ring) takes it on its next turn */
+    if (q->idle && !pthread_equal(pthread_self(), q->thread)) {
+        q->idle = false;
+        write_wake(q->wake_fd);
+    }
     pthread_mutex_unlock(&q->mu);
     return true;
 }
@@ -429,14 +458,20 @@ void storvsp_queue_flush(struct storvsp_queue *q)
     q->unsent = q->unsent_tail = NULL;
 }
 
+void storvsp_queue_wake(struct storvsp_queue *q)
+{
+    if (q->started)
+        write_wake(q->wake_fd);
+}
+
 void storvsp_queue_stop(struct storvsp_queue *q)
 {
     if (!q->started)
         return;
     pthread_mutex_lock(&q->mu);
     q->stop = true;
-    pthread_cond_signal(&q->cv);
     pthread_mutex_unlock(&q->mu);
+    write_wake(q->wake_fd);
     pthread_join(q->thread, NULL);
     q->started = false;
     free_list(q->head);

@@ -1,22 +1,28 @@
 /* Inside the storage VSP: the controller, its per-channel queues and SRB requests.
  *
  * Threading: every channel (primary and sub-channels) has a queue served by its own
- * worker thread. The channel callback (vCPU thread, VMBus host lock held) answers the
- * init sequence itself and queues each EXECUTE_SRB as a request holding copies of the
- * vstor packet and the GPA-direct descriptor with its page ranges. The worker maps the
- * guest pages; a READ/WRITE/SYNCHRONIZE CACHE on a disk with an engine (scsi_aio.h) is
- * submitted on the guest's pages themselves and completed from the engine's reaper
- * thread when the I/O ends, so a channel has as many in flight as the guest sends
- * (completions in any order: storvsc matches them by request id). Everything else runs
- * synchronously on the worker through a bounce buffer (disk I/O under the LUN's mutex).
- * COMPLETE_IO is sent under the host lock. Lock order: host lock before queue mutex;
- * a worker holds its LUN's mutex (which keeps the target and its engine alive) while it
- * submits or runs a command, never with the host lock; the reaper takes no LUN mutex, so
- * a worker may wait for it. Poll mode (STORVSP_POLL_DEPTH): complete() drains the ring
- * with vmbus_channel_poll, so the channel callback also runs on the worker and reaper
- * threads, host lock held as always. A close bumps the queue's
- * generation: requests of an older generation are dropped, never completed into a
- * channel that has been closed (or reopened). */
+ * worker thread, which sleeps on one eventfd. The channel's doorbell is routed to that
+ * eventfd (vmbus_channel_route_doorbell), so a guest signal wakes the worker itself,
+ * which drains the ring (vmbus_channel_poll) and runs what it queued: one thread wakes
+ * per signal. The channel callback (the worker, or a vCPU thread when the signal came by
+ * hypercall; VMBus host lock held) answers the init sequence itself and queues each
+ * EXECUTE_SRB as a request holding copies of the vstor packet and the GPA-direct
+ * descriptor with its page ranges. The worker maps the guest pages; a READ/WRITE/
+ * SYNCHRONIZE CACHE on a disk with an engine (scsi_aio.h) is submitted on the guest's
+ * pages themselves and completed when the I/O ends (at once on the worker when the page
+ * cache had the data, otherwise from the engine's reaper thread), so a channel has as
+ * many in flight as the guest sends (completions in any order: storvsc matches them by
+ * request id). Everything else runs synchronously on the worker through a bounce buffer
+ * (disk I/O under the LUN's mutex). COMPLETE_IO is sent under the host lock.
+ *
+ * Lock order: LUN mutex, host lock, queue mutex. A worker holds its LUN's mutex (which
+ * keeps the target and its engine alive) while it submits or runs a command, and
+ * completes what the submission finished at once before letting go of it; nothing that
+ * holds the host lock takes a LUN mutex. The reaper takes no LUN mutex, so a worker may
+ * wait for it. Poll mode (STORVSP_POLL_DEPTH): complete() drains the ring with
+ * vmbus_channel_poll, so the channel callback also runs on the reaper thread. A close
+ * bumps the queue's generation: requests of an older generation are dropped, never
+ * completed into a channel that has been closed (or reopened). */
 #ifndef VIRIDIAN_VSP_STORVSP_PRIV_H
 #define VIRIDIAN_VSP_STORVSP_PRIV_H
 
@@ -62,13 +68,14 @@ struct storvsp_queue {
     struct storvsp_req *unsent, *unsent_tail; /* completions waiting for ring space */
     /* under mu */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     struct storvsp_req *head, *tail;
     uint32_t depth;                  /* requests queued, not yet started */
     bool stop;
+    bool idle;                       /* the worker waits on wake_fd: a push writes it */
     /* worker */
     pthread_t thread;
     bool started;
+    int wake_fd;                     /* eventfd: pushes, stop, retry, and the doorbell */
     /* counters (atomic: the worker and the engines' reapers) */
     _Atomic unsigned inflight, max_inflight;
     _Atomic uint64_t n_async, n_sync;
@@ -106,6 +113,8 @@ bool storvsp_queue_push(struct storvsp_queue *q, struct storvsp_req *r);
 /* Drops requests not yet started (host lock held). */
 void storvsp_queue_flush(struct storvsp_queue *q);
 void storvsp_queue_stop(struct storvsp_queue *q);
+/* Wakes the worker (a write waiting for host space tries again). */
+void storvsp_queue_wake(struct storvsp_queue *q);
 /* Sends completions that found the ring full (host lock held). */
 void storvsp_send_unsent(struct storvsp_queue *q);
 /* Starts one SRB: submitted to the disk's engine (completed later from its reaper) or

@@ -282,12 +282,14 @@ TEST(vmbus_batching_drains_everything_with_one_signal)
     tg_free(&g);
 }
 
-/* What the core's KVM_IOEVENTFD binding would record; fails the slot `fail_conn`. */
+/* What the core's KVM_IOEVENTFD binding would record; fails the slot `fail_conn` and
+ * the eventfd `fail_fd`. */
 struct doorbell_binds {
-    int fd[4];
-    uint32_t conn[4];
-    int bound, unbound;
+    int fd[8];
+    uint32_t conn[8];
+    int bound, unbound, last_unbound;
     uint32_t fail_conn;
+    int fail_fd;
 };
 
 static int record_bind(void *ctx, uint32_t conn, int fd, bool on)
@@ -295,9 +297,10 @@ static int record_bind(void *ctx, uint32_t conn, int fd, bool on)
     struct doorbell_binds *b = ctx;
     if (!on) {
         b->unbound++;
+        b->last_unbound = fd;
         return 0;
     }
-    if (conn == b->fail_conn || b->bound == 4)
+    if (conn == b->fail_conn || (b->fail_fd && fd == b->fail_fd) || b->bound == 8)
         return -ENOSPC;
     b->conn[b->bound] = conn;
     b->fd[b->bound++] = fd;
@@ -337,6 +340,38 @@ TEST(vmbus_doorbell_serves_the_channel_off_the_signalling_thread)
         CHECK_EQ(tid, i);
     }
     CHECK_EQ(*tg_ring_field(&out, 8), 0); /* interrupt mask clear again */
+    tg_free(&g);
+}
+
+TEST(vmbus_doorbell_routes_to_a_device_eventfd_and_back)
+{
+    struct tguest g;
+    setup(&g, 1);
+    struct vmbus_channel *ch = vmbus_host_channel(g.host, 0);
+    CHECK_EQ(vmbus_channel_route_doorbell(ch, 100), -ENODEV); /* no doorbells yet */
+    struct doorbell_binds b = { 0 };
+    CHECK_EQ(vmbus_doorbells_start(g.host, record_bind, &b), 0);
+    int own = b.fd[0];
+    /* KVM's one eventfd per connection id: the host's goes, the device's comes */
+    CHECK_EQ(vmbus_channel_route_doorbell(ch, 100), 0);
+    CHECK_EQ(b.last_unbound, own);
+    CHECK_EQ(b.bound, 3);
+    CHECK_EQ(b.conn[2], 0x2001);
+    CHECK_EQ(b.fd[2], 100);
+    /* the kernel refuses another: the device's stays bound */
+    b.fail_fd = 101;
+    CHECK_EQ(vmbus_channel_route_doorbell(ch, 101), -ENOSPC);
+    CHECK_EQ(b.fd[b.bound - 1], 100);
+    /* routed back: the host's own eventfd again */
+    CHECK_EQ(vmbus_channel_route_doorbell(ch, -1), 0);
+    CHECK_EQ(b.last_unbound, 100);
+    CHECK_EQ(b.fd[b.bound - 1], own);
+    CHECK_EQ(b.conn[b.bound - 1], 0x2001);
+    int binds = b.bound;
+    CHECK_EQ(vmbus_channel_route_doorbell(ch, -1), 0); /* already there: nothing to do */
+    CHECK_EQ(b.bound, binds);
+    vmbus_doorbells_stop(g.host);
+    CHECK_EQ(vmbus_channel_route_doorbell(ch, 100), -ENODEV);
     tg_free(&g);
 }
 
