@@ -84,6 +84,9 @@ static void report_luns(struct storvsp *c, const struct vmscsi_request *srb, str
     scsi_report_luns(cmd, luns, n);
 }
 
+/* The queue whose worker this thread is (NULL on any other thread). */
+static _Thread_local struct storvsp_queue *worker_queue;
+
 static void write_wake(int fd)
 {
     uint64_t one = 1;
@@ -362,6 +365,7 @@ static void complete(struct storvsp_queue *q, struct storvsp_req *r)
 static void *worker(void *arg)
 {
     struct storvsp_queue *q = arg;
+    worker_queue = q;
     pthread_setname_np(pthread_self(), "storvsp");
     for (;;) {
         pthread_mutex_lock(&q->mu);
@@ -430,7 +434,7 @@ bool storvsp_queue_push(struct storvsp_queue *q, struct storvsp_req *r)
         q->head = r;
     q->tail = r;
     /* the worker itself (draining the ring) takes it on its next turn */
-    if (q->idle && !pthread_equal(pthread_self(), q->thread)) {
+    if (q->idle && worker_queue != q) {
         q->idle = false;
         write_wake(q->wake_fd);
     }
