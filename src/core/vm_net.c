@@ -15,13 +15,16 @@
 #include "net/switch.h"
 #include "vsp/netvsp.h"
 
-#define PUMP_BATCH 64          /* frames per TAP per wake-up, so one NIC cannot starve another */
+#define PUMP_BATCH 64   /* frames per TAP between looks at the guest's ring */
+#define PUMP_ROUNDS 16  /* batches per TAP per wake-up, so one NIC cannot starve another */
 #define PUMP_STOP_KEY UINT32_MAX
+#define PUMP_SIGNAL_KEY 0x10000u /* | NIC index: the guest signalled that NIC's channel */
 
 struct vm_net {
     unsigned n;
     struct netvsp nics[VM_MAX_NICS];
     struct tap *taps[VM_MAX_NICS];
+    int signal_fds[VM_MAX_NICS];
     int epfd, stop_fd;
     pthread_t thread;
     bool started;
@@ -142,7 +145,28 @@ void vm_net_close(struct vm_config *cfg)
             tap_close(&cfg->nics[i].tap); /* the TAP device goes with its fd */
 }
 
-/* Host -> guest: waits on every TAP and on the stop event. */
+/* Frames from NIC I's TAP to the guest, batch by batch while the TAP has more, with the
+ * guest's ring served after each batch: the guest's receive completions (and frames it
+ * sends) are picked up there, with its ring masked, instead of each costing it a signal. */
+static void pump_nic(struct vm_net *net, uint32_t i)
+{
+    for (unsigned round = 1;; round++) {
+        int got = netvsp_pump_tap(&net->nics[i], net->taps[i], PUMP_BATCH);
+        if (got < 0) {
+            /* the TAP is broken: stop watching it rather than spin on it */
+            vlog_warn("NIC %u: reading TAP %s failed: %s; it receives nothing more", i,
+                      net->taps[i]->name, strerror(-got));
+            epoll_ctl(net->epfd, EPOLL_CTL_DEL, net->taps[i]->fd, NULL);
+        }
+        bool more = got == PUMP_BATCH && round < PUMP_ROUNDS;
+        netvsp_serve_guest(&net->nics[i], more);
+        if (!more)
+            return;
+    }
+}
+
+/* Host -> guest, and the guest's signals: waits on every TAP, every NIC's signal
+ * eventfd and the stop event. */
 static void *pump_thread(void *arg)
 {
     struct vm_net *net = arg;
@@ -157,16 +181,13 @@ static void *pump_thread(void *arg)
             return NULL;
         }
         for (int j = 0; j < k; j++) {
-            uint32_t i = ev[j].data.u32;
-            if (i == PUMP_STOP_KEY)
+            uint32_t key = ev[j].data.u32;
+            if (key == PUMP_STOP_KEY)
                 return NULL;
-            int ret = netvsp_pump_tap(&net->nics[i], net->taps[i], PUMP_BATCH);
-            if (ret < 0) {
-                /* the TAP is broken: stop watching it rather than spin on it */
-                vlog_warn("NIC %u: reading TAP %s failed: %s; it receives nothing more", i,
-                          net->taps[i]->name, strerror(-ret));
-                epoll_ctl(net->epfd, EPOLL_CTL_DEL, net->taps[i]->fd, NULL);
-            }
+            if (key & PUMP_SIGNAL_KEY)
+                netvsp_serve_guest(&net->nics[key & ~PUMP_SIGNAL_KEY], false);
+            else
+                pump_nic(net, key);
         }
     }
 }
@@ -184,6 +205,8 @@ int vm_net_attach(struct vm *vm, const struct vmbus_device_desc **descs, unsigne
         return -1;
     }
     net->epfd = net->stop_fd = -1;
+    for (unsigned i = 0; i < VM_MAX_NICS; i++)
+        net->signal_fds[i] = -1;
     vm->net = net;
     for (unsigned i = 0; i < cfg->nnics; i++) {
         struct vm_nic *nic = &cfg->nics[i];
@@ -212,6 +235,12 @@ int vm_net_attach(struct vm *vm, const struct vmbus_device_desc **descs, unsigne
     for (unsigned i = 0; ok && i < net->n; i++) {
         ev.data.u32 = i;
         ok = epoll_ctl(net->epfd, EPOLL_CTL_ADD, net->taps[i]->fd, &ev) == 0;
+        net->signal_fds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        ev.data.u32 = i | PUMP_SIGNAL_KEY;
+        ok = ok && net->signal_fds[i] >= 0 &&
+             epoll_ctl(net->epfd, EPOLL_CTL_ADD, net->signal_fds[i], &ev) == 0;
+        if (ok)
+            netvsp_take_signals(&net->nics[i], net->signal_fds[i]);
     }
     if (!ok || pthread_create(&net->thread, NULL, pump_thread, net) != 0) {
         snprintf(vm->error, sizeof(vm->error), "cannot start the network pump: %s", strerror(errno));
@@ -239,8 +268,11 @@ void vm_net_detach(struct vm *vm)
     if (!net)
         return;
     vm_net_stop(vm);
-    for (unsigned i = 0; i < net->n; i++)
+    for (unsigned i = 0; i < net->n; i++) {
         netvsp_free(&net->nics[i]);
+        if (net->signal_fds[i] >= 0)
+            close(net->signal_fds[i]);
+    }
     if (net->epfd >= 0)
         close(net->epfd);
     if (net->stop_fd >= 0)

@@ -5,6 +5,7 @@
 #include <linux/if_tun.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "vsp/netvsp_offload.h"
@@ -54,6 +55,10 @@ static int nv_open(struct vmbus_channel *ch, const uint8_t *userdata)
     reset_buffers(n);
     n->ch = ch;
     n->version = 0;
+    n->rx_busy = false;
+    int rc = n->signal_fd >= 0 ? vmbus_channel_route_doorbell(ch, n->signal_fd) : 0;
+    if (rc && rc != -ENODEV)
+        vlog_debug("netvsp: signals go through the VMBus doorbell thread (%d)", rc);
     /* a new driver instance starts from the port's MAC; the host's link state stays */
     bool link_up = n->rndis.link_up;
     rndis_dev_init(&n->rndis, n->mac);
@@ -65,6 +70,8 @@ static int nv_open(struct vmbus_channel *ch, const uint8_t *userdata)
 static void nv_close(struct vmbus_channel *ch)
 {
     struct netvsp *n = of(ch);
+    if (n->signal_fd >= 0)
+        vmbus_channel_route_doorbell(ch, -1);
     reset_buffers(n);
     n->ch = NULL;
     n->version = 0;
@@ -436,6 +443,11 @@ static void nv_packet(struct vmbus_channel *ch, const struct vmbus_packet *pkt)
     }
 }
 
+static bool nv_keep_masked(struct vmbus_channel *ch)
+{
+    return of(ch)->rx_busy;
+}
+
 void netvsp_init(struct netvsp *n, const char *name, const struct vmbus_guid *instance,
                  const uint8_t mac[6], netvsp_tx_fn tx, void *tx_ctx,
                  const struct netvsp_port *port)
@@ -451,6 +463,8 @@ void netvsp_init(struct netvsp *n, const char *name, const struct vmbus_guid *in
     n->desc.open = nv_open;
     n->desc.close = nv_close;
     n->desc.on_packet = nv_packet;
+    n->desc.keep_masked = nv_keep_masked;
+    n->signal_fd = -1;
     n->tx = tx;
     n->tx_ctx = tx_ctx;
     if (tx == netvsp_tap_tx)
@@ -572,6 +586,26 @@ int netvsp_set_link(struct netvsp *n, bool up)
     int ret = n->rndis.initialized ? to_guest(n, msg, ml, NVSP_CHANNEL_TYPE_CONTROL) : 0;
     vmbus_channel_unlock(ch);
     return ret;
+}
+
+void netvsp_take_signals(struct netvsp *n, int fd)
+{
+    n->signal_fd = fd;
+}
+
+void netvsp_serve_guest(struct netvsp *n, bool rx_busy)
+{
+    uint64_t count;
+    if (n->signal_fd >= 0 && read(n->signal_fd, &count, sizeof(count)) < 0) {
+        /* EAGAIN: no signal came; the ring is looked at all the same */
+    }
+    struct vmbus_channel *ch = n->ch; /* channels live as long as the host */
+    if (!ch)
+        return;
+    vmbus_channel_lock(ch);
+    n->rx_busy = rx_busy && n->ch == ch;
+    vmbus_channel_poll(ch);
+    vmbus_channel_unlock(ch);
 }
 
 int netvsp_pump_tap(struct netvsp *n, struct tap *t, unsigned max)

@@ -81,6 +81,8 @@ struct netvsp {
     uint32_t send_gpadl, send_sections;
     uint8_t *scratch;              /* NETVSP_MAX_RNDIS bytes: gathered guest messages */
     struct netvsp_stats stats;
+    int signal_fd;                 /* the caller's eventfd that takes the guest's signals, or -1 */
+    bool rx_busy;                  /* host lock: the caller serves the ring again by itself */
 };
 
 /* Fill N (desc with the netvsc class GUID and INSTANCE, callbacks, ctx); guest frames
@@ -114,6 +116,18 @@ int netvsp_pump_tap(struct netvsp *n, struct tap *t, unsigned max);
  * header it cannot honour. */
 int netvsp_deliver_offloaded(struct netvsp *n, void *frame, uint32_t len,
                              const struct virtio_net_hdr *vh);
+/* For a caller with a thread of its own that receives (vm_net's pump): while the channel
+ * is open, the guest's signals on it become writes to FD, an eventfd the caller polls
+ * and keeps open as long as N exists, instead of waking the VMBus doorbell thread (see
+ * vmbus_channel_route_doorbell). The caller then calls netvsp_serve_guest() when FD
+ * fires. Takes effect at the next open of the channel. */
+void netvsp_take_signals(struct netvsp *n, int fd);
+/* Serves the guest->host ring (frames the guest sends, receive completions), reading
+ * the signal eventfd first. RX_BUSY: the caller is in a stream of received frames and
+ * will call again after its next batch, so the ring stays masked meanwhile and the guest
+ * sends and completes without signalling (each signal is an exit); false (the TAP ran
+ * dry) unmasks it. */
+void netvsp_serve_guest(struct netvsp *n, bool rx_busy);
 /* Link state as the guest sees it (INDICATE_STATUS when it is listening). */
 int netvsp_set_link(struct netvsp *n, bool up);
 

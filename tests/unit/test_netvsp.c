@@ -4,6 +4,8 @@
  * frames to the guest through the receive buffer, link indications, bad input. */
 #include <errno.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "test.h"
 #include "netvsp_guest.h"
@@ -164,6 +166,46 @@ TEST(netvsp_frames_both_ways)
     CHECK_EQ(f.n.stats.tx_spoofed, 1);
     CHECK_EQ(f.sent_count, 5);
     ng_free(&f);
+}
+
+/* vm_net's pump in a stream: the guest's completions are picked up after each batch with
+ * the guest's ring masked (no signal needed), and unmasked when the TAP runs dry. */
+TEST(netvsp_receiving_stream_serves_the_guest_ring_while_it_stays_masked)
+{
+    struct ng f;
+    ng_setup(&f, NULL);
+    ng_probe(&f);
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    CHECK(efd >= 0);
+    netvsp_take_signals(&f.n, efd);
+    uint8_t fr[100], r[300], raw[512];
+    static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    uint32_t filter = 0x0D;
+    CHECK_EQ(oid(&f, RNDIS_MSG_SET, 2, RNDIS_OID_GEN_CURRENT_PACKET_FILTER, &filter, 4, r), 0);
+    eth_frame(fr, bcast, sizeof(fr));
+    CHECK_EQ(netvsp_deliver_frame(&f.n, fr, sizeof(fr)), 0);
+    netvsp_serve_guest(&f.n, true);
+    CHECK_EQ(*tg_ring_field(&f.out, 8), 1); /* interrupt mask: the guest need not signal */
+    uint64_t tid;
+    const uint8_t *p;
+    CHECK_EQ(next_pkt(&f, raw, sizeof(raw), &tid, &p), VMBUS_PACKET_DATA_USING_XFER_PAGES);
+    CHECK(tid >= 1 && tid <= f.n.recv_subs);
+    CHECK_EQ(f.n.recv_busy[tid - 1], 1);
+    uint8_t comp[8];
+    put32(comp, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+    put32(comp + 4, 1);
+    CHECK(tg_ring_write(&f.out, VMBUS_PACKET_COMP, tid, comp, 8) >= 0); /* no signal */
+    uint64_t one = 1, left;
+    CHECK_EQ(write(efd, &one, sizeof(one)), (ssize_t)sizeof(one));
+    netvsp_serve_guest(&f.n, true); /* the next batch */
+    CHECK_EQ(f.n.recv_busy[tid - 1], 0);
+    CHECK_EQ(*tg_ring_field(&f.out, 8), 1);
+    CHECK(read(efd, &left, sizeof(left)) < 0); /* the signal was taken with the ring */
+    netvsp_serve_guest(&f.n, false); /* the TAP ran dry */
+    CHECK_EQ(*tg_ring_field(&f.out, 8), 0);
+    CHECK_EQ(f.n.stats.bad_packets, 0);
+    ng_free(&f);
+    close(efd);
 }
 
 TEST(netvsp_link_indication_and_bad_input)
