@@ -36,6 +36,8 @@ struct aio_req {
     uint64_t epoch;
     int result;
     bool deferred; /* queued without a fast-path attempt: meta was held by the worker */
+    bool write_here; /* fast path reserved for the submitter to write at foff itself */
+    uint64_t foff;
     struct aio_req *next;
     struct iovec inline_iov[INLINE_IOV];
 };
@@ -191,8 +193,20 @@ static bool try_fast(struct disk_aio *a, struct aio_req *r)
         complete(a, r, 0, true);
         return true;
     }
-    struct io_uring_sqe *sqe;
-    if (kind != DISK_MAP_DATA || contig < r->len || !(sqe = io_uring_get_sqe(&a->ring)))
+    if (kind != DISK_MAP_DATA || contig < r->len)
+        return false;
+    if (wr && r->r.may_block) {
+        /* counted as in the ring, so fences wait for it; write_here() does it */
+        r->write_here = true;
+        r->foff = foff;
+        r->epoch = a->epoch;
+        a->epoch_ops[r->epoch % EPOCHS]++;
+        a->ring_inflight++;
+        a->st.fast++;
+        return true;
+    }
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&a->ring);
+    if (!sqe)
         return false;
     if (wr)
         io_uring_prep_writev(sqe, a->d->fd, r->iov, (unsigned)r->r.iovcnt, foff);
@@ -213,6 +227,28 @@ static bool try_fast(struct disk_aio *a, struct aio_req *r)
     return true;
 }
 
+/* Submitter, meta (shared) held, mu not: the fast-path write try_fast() reserved for
+ * it, done here; completed as disk_aio_reap() completes the ring's. */
+static void write_here(struct disk_aio *a, struct aio_req *r)
+{
+    ssize_t n = pwritev(a->d->fd, r->iov, r->r.iovcnt, (off_t)r->foff);
+    int err = n < 0 ? errno : 0;
+    pthread_mutex_lock(&a->mu);
+    a->ring_inflight--;
+    a->epoch_ops[r->epoch % EPOCHS]--;
+    r->write_here = false;
+    if (n >= 0 && (uint64_t)n == r->len) {
+        a->fast_writes_done++;
+        complete(a, r, 0, true);
+    } else if (n >= 0 || err == EAGAIN || err == EINTR) {
+        to_worker(a, r); /* short transfer: redo it the sync way (idempotent) */
+    } else {
+        complete(a, r, -err, true);
+    }
+    release_fences(a);
+    pthread_mutex_unlock(&a->mu);
+}
+
 /* Worker, mu not held: the fast-path attempt a deferred request did not get. */
 static bool worker_try_fast(struct disk_aio *a, struct aio_req *r)
 {
@@ -220,7 +256,10 @@ static bool worker_try_fast(struct disk_aio *a, struct aio_req *r)
     pthread_mutex_lock(&a->mu);
     /* not once a fence was submitted after r: that fence does not wait for the ring */
     bool started = r->epoch == a->epoch && try_fast(a, r);
+    bool here = started && r->write_here;
     pthread_mutex_unlock(&a->mu);
+    if (here)
+        write_here(a, r);
     pthread_rwlock_unlock(&a->meta);
     return started;
 }
@@ -437,6 +476,7 @@ int disk_aio_submit(struct disk_aio *a, const struct disk_aio_req *req)
         return -EBUSY; /* over a thousand fences waiting: the caller is not reaping */
     }
     a->inflight++;
+    bool here = false;
     if (rw && !mapped) {
         r->deferred = true;
         r->epoch = a->epoch;
@@ -444,6 +484,7 @@ int disk_aio_submit(struct disk_aio *a, const struct disk_aio_req *req)
     } else if (rw) {
         if (!try_fast(a, r))
             to_worker(a, r);
+        here = r->write_here; /* nobody else sees r until write_here() completes it */
     } else {
         if (req->op == DISK_AIO_DISCARD)
             a->barriers++;
@@ -452,6 +493,8 @@ int disk_aio_submit(struct disk_aio *a, const struct disk_aio_req *req)
         release_fences(a);
     }
     pthread_mutex_unlock(&a->mu);
+    if (here)
+        write_here(a, r);
     if (mapped)
         pthread_rwlock_unlock(&a->meta);
     return 0;

@@ -52,6 +52,10 @@ struct disk_aio_req {
     uint64_t length;            /* DISCARD: bytes (READ/WRITE: the sum of the iovecs) */
     disk_aio_cb cb;
     void *cookie;
+    /* WRITE: the submitting thread may do a fast-path write itself, waiting for it inside
+     * disk_aio_submit() (a buffered write to the page cache, usually): no hand-over to a
+     * kernel worker and back. The callback still runs from disk_aio_reap(). */
+    bool may_block;
 };
 
 struct disk_aio_stats {

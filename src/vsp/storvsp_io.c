@@ -193,6 +193,9 @@ static bool start_io(struct scsi_disk *sd, struct storvsp_queue *q, struct storv
         a.op = DISK_AIO_FLUSH;
     } else {
         a.op = r->io.op == SCSI_IO_WRITE ? DISK_AIO_WRITE : DISK_AIO_READ;
+        /* this worker writes to the page cache itself rather than handing the write to
+         * a kernel worker and waking the reaper for its end (two thread hand-overs) */
+        a.may_block = true;
         a.offset = r->io.offset;
         a.iov = q->iov;
         a.iovcnt = iov_trim(q->iov, niov, r->io.bytes);
