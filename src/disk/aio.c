@@ -7,7 +7,8 @@
  * meta before mu. A submitter never waits for `meta`: while the worker holds it, a
  * read or write is queued for the worker marked `deferred`, and the worker tries the
  * fast path for it first (so a slow request, or a backend stuck in one, never stalls
- * the caller's thread, e.g. a VMBus channel's).
+ * the caller's thread, e.g. a VMBus channel's). A may_block write is the exception the
+ * caller asked for: on the fast path it writes the file itself (write_here).
  *
  * Flushes and discards are fences: each closes an epoch and waits until no fast-path
  * request of its epoch or an earlier one is still in the ring, then goes to the worker

@@ -377,8 +377,9 @@ const struct vmbus_device_desc *storvsp_desc(struct storvsp *c)
 
 void storvsp_stop(struct storvsp *c)
 {
-    if (!c)
-        return;
+    if (!c || c->stopped)
+        return; /* storvsp_destroy() stops again, after the VMBus host is gone */
+    c->stopped = true;
     for (unsigned i = 0; i <= c->max_subchannels; i++)
         storvsp_queue_stop(&c->queues[i]);
     if (vlog_debug_enabled()) {
@@ -393,6 +394,8 @@ void storvsp_stop(struct storvsp *c)
     /* no worker submits any more; what is in flight completes into the channels */
     for (unsigned i = 0; i < STORVSP_MAX_LUNS; i++)
         stop_engine(c, i);
+    for (unsigned i = 0; i <= c->max_subchannels; i++)
+        storvsp_queue_drop_unsent(&c->queues[i]);
 }
 
 void storvsp_destroy(struct storvsp *c)

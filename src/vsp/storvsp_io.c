@@ -484,7 +484,15 @@ void storvsp_queue_stop(struct storvsp_queue *q)
     free_list(q->head);
     q->head = q->tail = NULL;
     q->depth = 0;
+    free_scratch(q);
+}
+
+void storvsp_queue_drop_unsent(struct storvsp_queue *q)
+{
+    if (!q->ch)
+        return;
+    vmbus_channel_lock(q->ch);
     free_list(q->unsent);
     q->unsent = q->unsent_tail = NULL;
-    free_scratch(q);
+    vmbus_channel_unlock(q->ch);
 }

@@ -9,8 +9,9 @@
  * EXECUTE_SRB as a request holding copies of the vstor packet and the GPA-direct
  * descriptor with its page ranges. The worker maps the guest pages; a READ/WRITE/
  * SYNCHRONIZE CACHE on a disk with an engine (scsi_aio.h) is submitted on the guest's
- * pages themselves and completed when the I/O ends (at once on the worker when the page
- * cache had the data, otherwise from the engine's reaper thread), so a channel has as
+ * pages themselves and completed when the I/O ends (on the worker itself for a write,
+ * which it makes into the page cache, and for a read the page cache had; otherwise from
+ * the engine's reaper thread), so a channel has as
  * many in flight as the guest sends (completions in any order: storvsc matches them by
  * request id). Everything else runs synchronously on the worker through a bounce buffer
  * (disk I/O under the LUN's mutex). COMPLETE_IO is sent under the host lock.
@@ -94,6 +95,7 @@ struct storvsp {
     storvsp_space_hook space_hook;   /* disk full: see storvsp_set_space_hook() */
     void *space_ctx;
     unsigned retry_ms;
+    bool stopped;                    /* storvsp_stop() has run */
 };
 
 /* storvsp_io.c */
@@ -113,6 +115,9 @@ bool storvsp_queue_push(struct storvsp_queue *q, struct storvsp_req *r);
 /* Drops requests not yet started (host lock held). */
 void storvsp_queue_flush(struct storvsp_queue *q);
 void storvsp_queue_stop(struct storvsp_queue *q);
+/* Frees the completions that never found ring space (host lock taken): after the
+ * engines stopped, since their completions may still add to them. */
+void storvsp_queue_drop_unsent(struct storvsp_queue *q);
 /* Wakes the worker (a write waiting for host space tries again). */
 void storvsp_queue_wake(struct storvsp_queue *q);
 /* Sends completions that found the ring full (host lock held). */
