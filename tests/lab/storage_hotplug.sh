@@ -4,7 +4,9 @@
 #   new sd device with its bytes within 30 s; disk-remove takes it away and the device
 #   goes; dvd-eject empties the DVD drive (the guest's reads fail: no medium);
 #   dvd-insert with another ISO and the guest reads the new ISO's size and bytes. No I/O
-#   errors but those of the guest's reads that race the eject (as on a real drive).
+#   errors but those of the DVD drive between the eject and the first good read of the
+#   new disc (reads that race the eject, the medium-changed UNIT ATTENTION; as on a real
+#   drive).
 #   Hot add to a controller the VM did not start with is refused.
 #   Disk full: a disk image on a small tmpfs; a guest write that fills it pauses the VM
 #   (`vm status` says paused-disk-full, one line on stderr); deleting a filler file lets
@@ -29,15 +31,16 @@ echo "FACT ready2"
 for i in $(seq 600); do [ -e /sys/block/$found ] || break; usleep 100000; done
 [ -e /sys/block/$found ] && echo "FACT hot-removed no" || echo "FACT hot-removed yes"
 echo "FACT ready3"
-# a read of the disc that races the eject fails like any read of an empty drive: the
-# errors logged while the guest waits for the eject are not counted
+# a read of the disc that races the eject fails like any read of an empty drive, and the
+# first read after the insert may fail with UNIT ATTENTION (medium changed), as on a
+# real drive: the errors logged from the eject until the new disc reads are not counted
 ioerr() { dmesg | grep -ciE 'I/O error|medium error'; }
 before_eject=$(ioerr)
 for i in $(seq 600); do dd if=/dev/sr0 of=/dev/null bs=2048 count=1 2>/dev/null || break; usleep 100000; done
 if dd if=/dev/sr0 of=/dev/null bs=2048 count=1 2>/tmp/err; then echo "FACT dvd-empty no"; else echo "FACT dvd-empty yes $(cat /tmp/err)"; fi
-at_eject=$(( $(ioerr) - before_eject ))
 echo "FACT ready4"
 for i in $(seq 600); do dd if=/dev/sr0 of=/dev/null bs=2048 count=1 2>/dev/null && break; usleep 100000; done
+at_eject=$(( $(ioerr) - before_eject ))
 echo "FACT dvd2 $(cat /sys/block/sr0/size) $(dd if=/dev/sr0 bs=2048 2>/dev/null | sha256sum | cut -d' ' -f1)"
 echo "FACT io-errors $(( $(ioerr) - at_eject ))"
 echo "FACT ready5"
