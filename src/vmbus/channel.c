@@ -44,7 +44,21 @@ int vmbus_channel_open_locked(struct vmbus_channel *ch, const struct vmbus_gpadl
         ch->rxbuf = NULL;
         return -1;
     }
+    int fd = ch->desc->doorbell_fd ? ch->desc->doorbell_fd(ch) : -1;
+    int rc = fd >= 0 ? vmbus_channel_route_doorbell(ch, fd) : 0;
+    if (rc && rc != -ENODEV)
+        vlog_debug("vmbus: channel %u (%s): signals go through the doorbell thread (%d)",
+                   ch->relid, ch->desc->name ? ch->desc->name : "?", rc);
     return 0;
+}
+
+/* desc->close(), with the doorbell routed back first */
+static void close_device(struct vmbus_channel *ch)
+{
+    if (ch->desc->doorbell_fd)
+        vmbus_channel_route_doorbell(ch, -1);
+    if (ch->desc->close)
+        ch->desc->close(ch);
 }
 
 static void release_ring(struct vmbus_channel *ch)
@@ -62,8 +76,7 @@ void vmbus_channel_close_locked(struct vmbus_channel *ch)
 {
     if (ch->state == VMBUS_CH_OPEN) {
         ch->state = VMBUS_CH_CLOSED;
-        if (ch->desc->close)
-            ch->desc->close(ch);
+        close_device(ch);
         release_ring(ch);
     } else if (ch->state == VMBUS_CH_BROKEN) {
         ch->state = VMBUS_CH_CLOSED;
@@ -79,8 +92,7 @@ static void break_channel(struct vmbus_channel *ch, const char *why)
     vlog_warn("vmbus: channel %u (%s): %s; closing it", ch->relid,
               ch->desc->name ? ch->desc->name : "?", why);
     ch->state = VMBUS_CH_BROKEN;
-    if (ch->desc->close)
-        ch->desc->close(ch);
+    close_device(ch);
 }
 
 static void signal_guest(struct vmbus_channel *ch)

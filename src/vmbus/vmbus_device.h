@@ -66,6 +66,11 @@ struct vmbus_device_desc {
      * completes. The guest->host ring then stays masked after a drain, so the guest
      * queues further requests without signalling (each signal costs it an exit). */
     bool (*keep_masked)(struct vmbus_channel *ch);
+    /* Optional: an eventfd the device's own thread polls (or -1). While the channel is
+     * open the host routes its doorbell there (vmbus_channel_route_doorbell), and the
+     * device serves the ring with vmbus_channel_poll() when it fires. Asked right after
+     * open() accepted the channel. */
+    int (*doorbell_fd)(struct vmbus_channel *ch);
 };
 
 /* Sends one packet to the guest (host->guest ring): descriptor {type, offset8 = 2,
@@ -89,10 +94,9 @@ void vmbus_channel_signal(struct vmbus_channel *ch);
 /* Serves the guest->host ring now, as a guest signal would (see keep_masked). */
 void vmbus_channel_poll(struct vmbus_channel *ch);
 
-/* Lets a device's own thread take the guest's signals on this channel: while doorbells
- * run (vmbus.h), a signal becomes a write to FD (an eventfd the device owns and keeps
- * open until it routes the doorbell back) instead of waking the VMBus doorbell thread,
- * and the device serves the ring with vmbus_channel_poll() when FD fires. That saves a
+/* What the host does for desc->doorbell_fd: while doorbells run (vmbus.h), a signal on
+ * this channel becomes a write to FD (an eventfd the device owns and keeps open while
+ * the channel is open) instead of waking the VMBus doorbell thread, which saves a
  * hand-over between threads on every signal. FD -1 routes it back. 0; -ENODEV without
  * doorbells (signals then reach the callbacks on the vCPU thread, as always); or the
  * kernel's error (the previous route stays). */

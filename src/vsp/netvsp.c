@@ -56,9 +56,6 @@ static int nv_open(struct vmbus_channel *ch, const uint8_t *userdata)
     n->ch = ch;
     n->version = 0;
     n->rx_busy = false;
-    int rc = n->signal_fd >= 0 ? vmbus_channel_route_doorbell(ch, n->signal_fd) : 0;
-    if (rc && rc != -ENODEV)
-        vlog_debug("netvsp: signals go through the VMBus doorbell thread (%d)", rc);
     /* a new driver instance starts from the port's MAC; the host's link state stays */
     bool link_up = n->rndis.link_up;
     rndis_dev_init(&n->rndis, n->mac);
@@ -70,8 +67,6 @@ static int nv_open(struct vmbus_channel *ch, const uint8_t *userdata)
 static void nv_close(struct vmbus_channel *ch)
 {
     struct netvsp *n = of(ch);
-    if (n->signal_fd >= 0)
-        vmbus_channel_route_doorbell(ch, -1);
     reset_buffers(n);
     n->ch = NULL;
     n->version = 0;
@@ -448,6 +443,11 @@ static bool nv_keep_masked(struct vmbus_channel *ch)
     return of(ch)->rx_busy;
 }
 
+static int nv_doorbell_fd(struct vmbus_channel *ch)
+{
+    return of(ch)->signal_fd;
+}
+
 void netvsp_init(struct netvsp *n, const char *name, const struct vmbus_guid *instance,
                  const uint8_t mac[6], netvsp_tx_fn tx, void *tx_ctx,
                  const struct netvsp_port *port)
@@ -464,6 +464,7 @@ void netvsp_init(struct netvsp *n, const char *name, const struct vmbus_guid *in
     n->desc.close = nv_close;
     n->desc.on_packet = nv_packet;
     n->desc.keep_masked = nv_keep_masked;
+    n->desc.doorbell_fd = nv_doorbell_fd;
     n->signal_fd = -1;
     n->tx = tx;
     n->tx_ctx = tx_ctx;

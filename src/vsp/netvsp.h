@@ -118,9 +118,9 @@ int netvsp_deliver_offloaded(struct netvsp *n, void *frame, uint32_t len,
                              const struct virtio_net_hdr *vh);
 /* For a caller with a thread of its own that receives (vm_net's pump): while the channel
  * is open, the guest's signals on it become writes to FD, an eventfd the caller polls
- * and keeps open as long as N exists, instead of waking the VMBus doorbell thread (see
- * vmbus_channel_route_doorbell). The caller then calls netvsp_serve_guest() when FD
- * fires. Takes effect at the next open of the channel. */
+ * and keeps open as long as N exists, instead of waking the VMBus doorbell thread (the
+ * channel's doorbell_fd). The caller then calls netvsp_serve_guest() when FD fires.
+ * Takes effect at the next open of the channel. */
 void netvsp_take_signals(struct netvsp *n, int fd);
 /* Serves the guest->host ring (frames the guest sends, receive completions), reading
  * the signal eventfd first. RX_BUSY: the caller is in a stream of received frames and

@@ -2,7 +2,6 @@
  * (reference §7a); SRBs run on the channel's worker (storvsp_io.c). */
 #include "vsp/storvsp.h"
 
-#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,18 +36,19 @@ static int storvsp_open(struct vmbus_channel *ch, const uint8_t *userdata)
         q->version = 0;
     }
     vmbus_channel_set_priv(ch, q);
-    int rc = vmbus_channel_route_doorbell(ch, q->wake_fd);
-    if (rc && rc != -ENODEV)
-        vlog_debug("storvsp%u: channel %u: signals reach the worker through the VMBus "
-                   "doorbell thread (%d)", c->index, idx, rc);
     return 0;
+}
+
+static int storvsp_doorbell_fd(struct vmbus_channel *ch)
+{
+    struct storvsp_queue *q = vmbus_channel_priv(ch);
+    return q ? q->wake_fd : -1;
 }
 
 static void storvsp_close(struct vmbus_channel *ch)
 {
     struct storvsp_queue *q = vmbus_channel_priv(ch);
     vmbus_channel_set_priv(ch, NULL);
-    vmbus_channel_route_doorbell(ch, -1);
     if (q) {
         q->gen++;
         q->outstanding = 0;
@@ -225,6 +225,7 @@ struct storvsp *storvsp_create(unsigned index, unsigned max_subchannels)
         .on_packet = storvsp_packet,
         .on_writable = storvsp_writable,
         .keep_masked = storvsp_keep_masked,
+        .doorbell_fd = storvsp_doorbell_fd,
     };
     return c;
 }

@@ -2,7 +2,7 @@
  *
  * Threading: every channel (primary and sub-channels) has a queue served by its own
  * worker thread, which sleeps on one eventfd. The channel's doorbell is routed to that
- * eventfd (vmbus_channel_route_doorbell), so a guest signal wakes the worker itself,
+ * eventfd (desc.doorbell_fd), so a guest signal wakes the worker itself,
  * which drains the ring (vmbus_channel_poll) and runs what it queued: one thread wakes
  * per signal. The channel callback (the worker, or a vCPU thread when the signal came by
  * hypercall; VMBus host lock held) answers the init sequence itself and queues each

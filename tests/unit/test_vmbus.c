@@ -14,6 +14,7 @@ struct echo_state {
     uint8_t userdata0;
     int fail_open;
     int no_echo;
+    int doorbell_fd; /* > 0: the eventfd echo's own thread would poll */
 };
 
 static struct echo_state echo;
@@ -42,6 +43,11 @@ static void echo_writable(struct vmbus_channel *ch)
     echo.writable++;
 }
 
+static int echo_doorbell_fd(struct vmbus_channel *ch)
+{
+    return echo.doorbell_fd > 0 ? echo.doorbell_fd : -1;
+}
+
 static const struct vmbus_device_desc echo_dev = {
     .name = "echo",
     .if_type = { { 0x11, 0x22, 0x33, 0x44, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 } },
@@ -51,6 +57,7 @@ static const struct vmbus_device_desc echo_dev = {
     .close = echo_close,
     .on_packet = echo_packet,
     .on_writable = echo_writable,
+    .doorbell_fd = echo_doorbell_fd,
 };
 static const struct vmbus_device_desc echo_dev2 = {
     .name = "echo2",
@@ -370,6 +377,18 @@ TEST(vmbus_doorbell_routes_to_a_device_eventfd_and_back)
     int binds = b.bound;
     CHECK_EQ(vmbus_channel_route_doorbell(ch, -1), 0); /* already there: nothing to do */
     CHECK_EQ(b.bound, binds);
+    /* a device with doorbell_fd: the host routes it at open and back at close */
+    echo.doorbell_fd = 102;
+    struct guest_ring out, in;
+    open_echo(&g, &out, &in, 4);
+    CHECK_EQ(b.last_unbound, own);
+    CHECK_EQ(b.fd[b.bound - 1], 102);
+    CHECK_EQ(b.conn[b.bound - 1], 0x2001);
+    struct vmbus_msg_relid c = { .hdr.msgtype = CHANNELMSG_CLOSECHANNEL, .child_relid = 1 };
+    CHECK_EQ(tg_post(&g, &c, sizeof(c)), 0);
+    CHECK_EQ(b.last_unbound, 102);
+    CHECK_EQ(b.fd[b.bound - 1], own);
+    echo.doorbell_fd = 0;
     vmbus_doorbells_stop(g.host);
     CHECK_EQ(vmbus_channel_route_doorbell(ch, 100), -ENODEV);
     tg_free(&g);
