@@ -334,8 +334,17 @@ static uint16_t dispatch(struct vmbus_host *host, uint32_t vp, const uint8_t *m,
         struct vmbus_msg_relid c;
         memcpy(&c, m, sizeof(c));
         struct vmbus_channel *ch = channel_by_relid(host, c.child_relid);
-        if (ch)
-            vmbus_channel_close_locked(ch); /* no reply in the protocol */
+        if (!ch)
+            return HV_STATUS_SUCCESS;
+        vmbus_channel_close_locked(ch); /* no reply in the protocol */
+        /* A primary's sub-channels belong to the driver instance that asked for them:
+         * they are rescinded with its close (Linux closes them first, then the
+         * primary, and frees them on the rescind), so the next instance - a netvsc
+         * re-attached for an MTU or channel-count change - asks again and gets fresh
+         * offers, which it waits for. */
+        for (unsigned i = 0; i < host->nchans && !ch->primary; i++)
+            if (host->chans[i].primary == ch && offered_state(host->chans[i].state))
+                vmbus_channel_rescind(&host->chans[i]);
         return HV_STATUS_SUCCESS;
     }
     case CHANNELMSG_RELID_RELEASED: {
