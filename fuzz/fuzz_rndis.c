@@ -4,7 +4,9 @@
  * PACKET is rebuilt with rndis_build_packet (as the host would echo it to another VM)
  * and parsed back to the same frame and tags. QUERY/SET info buffers are echoed into
  * a QUERY_CMPLT, and every control message goes through the RNDIS device model
- * (rndis_dev.c), whose reply must parse as a well-formed completion.
+ * (rndis_dev.c, offering 4 receive queues), whose reply must parse as a well-formed
+ * completion; RSS parameters it took must name existing queues, and a frame made of
+ * the message's bytes must hash to one of them.
  * The input is copied to an exact-size heap buffer. */
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const uint8_t mac[6] = { 0, 0x15, 0x5d, 0, 0, 1 };
     struct rndis_dev dev;
     rndis_dev_init(&dev, mac);
+    dev.rss_queues = 4;
     size_t pos = 0;
     while (pos < size) {
         struct rndis_msg m;
@@ -71,6 +74,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             memcpy(&t, resp, 4);
             memcpy(&l, resp + 4, 4);
             if (rn < 16 || l != rn || !(t & RNDIS_MSG_COMPLETION) || (t & 0xFF) != (m.type & 0xFF))
+                abort();
+        }
+        if (dev.rss.enabled) {
+            uint32_t n = dev.rss.table_size, hash;
+            if (n == 0 || n > RSS_TABLE_MAX || (n & (n - 1)))
+                abort();
+            for (uint32_t i = 0; i < n; i++)
+                if (dev.rss.table[i] >= dev.rss_queues)
+                    abort();
+            if (rss_queue(&dev.rss, buf + pos, m.len, &hash) >= dev.rss_queues)
                 abort();
         }
         pos += m.len;

@@ -279,6 +279,18 @@ _Static_assert(sizeof(struct rndis_indicate_status) == 12, "rndis_indicate_statu
  * ip6_txcsum, ip6_rxenc, ip6_rxcsum), lsov2 @80 (ip4_encap, ip4_maxsz, ip4_minsg,
  * ip6_encap, ip6_maxsz, ip6_minsg, ip6_opts), rsc @144 (u8 ip4, u8 ip6). */
 #define NDIS_OBJECT_TYPE_OFFLOAD 0xA7
+/* receive-side scaling (reference 7b; layouts in rndis_dev.c) */
+#define NDIS_OBJECT_TYPE_RSS_CAPABILITIES 0x88
+#define NDIS_OBJECT_TYPE_RSS_PARAMETERS 0x89
+#define NDIS_RSS_CAPS_REVISION_2 2
+#define NDIS_RSS_CAPS_SIZE 18
+#define NDIS_RSS_CAPS_HASH_TYPE_TCP_IPV4 0x00000100u
+#define NDIS_RSS_CAPS_HASH_TYPE_TCP_IPV6 0x00000200u
+#define NDIS_RSS_PARAMS_MIN_SIZE 28 /* through the key offset */
+#define NDIS_RSS_PARAM_FLAG_HASH_INFO_UNCHANGED 0x0002u
+#define NDIS_RSS_PARAM_FLAG_ITABLE_UNCHANGED 0x0004u
+#define NDIS_RSS_PARAM_FLAG_HASH_KEY_UNCHANGED 0x0008u
+#define NDIS_RSS_PARAM_FLAG_DISABLE_RSS 0x0010u
 #define NDIS_OFFLOAD_REVISION_3 3
 #define NDIS_OFFLOAD_SIZE_REV3 156
 #define NDIS_OFFLOAD_CSUM_IP4_TXENC 4

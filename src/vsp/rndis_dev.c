@@ -12,6 +12,23 @@ void rndis_dev_init(struct rndis_dev *d, const uint8_t mac[6])
     d->mtu = 1500;
     d->link_speed = 100000000;
     d->link_up = true;
+    d->rss_queues = 1;
+}
+
+/* NDIS_RECEIVE_SCALE_CAPABILITIES (packed, 18 bytes): header {type 0x88, revision 2,
+ * size}, capability flags, interrupt messages, receive queues, indirection table
+ * entries (reference 7b). */
+static size_t rss_caps(const struct rndis_dev *d, uint8_t out[NDIS_RSS_CAPS_SIZE])
+{
+    memset(out, 0, NDIS_RSS_CAPS_SIZE);
+    out[0] = NDIS_OBJECT_TYPE_RSS_CAPABILITIES;
+    out[1] = NDIS_RSS_CAPS_REVISION_2;
+    put_le16(out + 2, NDIS_RSS_CAPS_SIZE);
+    put_le32(out + 4, NDIS_RSS_CAPS_HASH_TYPE_TCP_IPV4 | NDIS_RSS_CAPS_HASH_TYPE_TCP_IPV6);
+    put_le32(out + 8, d->rss_queues);
+    put_le32(out + 12, d->rss_queues);
+    put_le16(out + 16, RSS_TABLE_MAX);
+    return NDIS_RSS_CAPS_SIZE;
 }
 
 /* struct ndis_offload revision 3: all zero (no offloads) unless the host can finish
@@ -71,7 +88,7 @@ static void offload_params(struct rndis_dev *d, const uint8_t *p, uint32_t len)
 static size_t query(struct rndis_dev *d, const struct rndis_msg *m, uint8_t *out, size_t cap)
 {
     uint32_t v;
-    uint8_t offload[NDIS_OFFLOAD_SIZE_REV3];
+    uint8_t offload[NDIS_OFFLOAD_SIZE_REV3], caps[NDIS_RSS_CAPS_SIZE];
     const void *info = &v;
     uint32_t len = 4;
     switch (m->oid.oid) {
@@ -90,9 +107,14 @@ static size_t query(struct rndis_dev *d, const struct rndis_msg *m, uint8_t *out
         info = offload;
         len = sizeof(offload);
         break;
+    case RNDIS_OID_GEN_RECEIVE_SCALE_CAPABILITIES:
+        if (d->rss_queues < 2) /* the guest then keeps to one queue, no sub-channels */
+            return rndis_build_query_complete(out, cap, m->req_id, RNDIS_STATUS_NOT_SUPPORTED, NULL, 0);
+        info = caps;
+        len = (uint32_t)rss_caps(d, caps);
+        break;
     default:
-        /* includes RECEIVE_SCALE_CAPABILITIES (=> one queue, no sub-channels) and
-         * FRIENDLY_NAME (optional) */
+        /* includes FRIENDLY_NAME (optional) */
         return rndis_build_query_complete(out, cap, m->req_id, RNDIS_STATUS_NOT_SUPPORTED, NULL, 0);
     }
     return rndis_build_query_complete(out, cap, m->req_id, RNDIS_STATUS_SUCCESS, info, len);
@@ -141,6 +163,54 @@ static uint32_t set_config_parameter(struct rndis_dev *d, const uint8_t *info, u
     return RNDIS_STATUS_SUCCESS;
 }
 
+/* OID_GEN_RECEIVE_SCALE_PARAMETERS: NDIS_RECEIVE_SCALE_PARAMETERS (header type 0x89;
+ * flags u16 @4, hash information u32 @8, table size in bytes u16 @12, its offset u32
+ * @16, key size u16 @20, its offset u32 @24; offsets from the structure's start) with
+ * the table (u32 queue numbers) and key. The *_UNCHANGED flags keep a part as it was;
+ * DISABLE_RSS sends everything to queue 0. Nothing changes unless all of it is valid. */
+static uint32_t set_rss(struct rndis_dev *d, const uint8_t *p, uint32_t len)
+{
+    if (d->rss_queues < 2)
+        return RNDIS_STATUS_NOT_SUPPORTED;
+    if (len < NDIS_RSS_PARAMS_MIN_SIZE || p[0] != NDIS_OBJECT_TYPE_RSS_PARAMETERS)
+        return RNDIS_STATUS_INVALID_DATA;
+    uint16_t flags = get_le16(p + 4);
+    if (flags & NDIS_RSS_PARAM_FLAG_DISABLE_RSS) {
+        d->rss.enabled = false;
+        return RNDIS_STATUS_SUCCESS;
+    }
+    struct rss_config c = d->rss;
+    if (!(flags & NDIS_RSS_PARAM_FLAG_HASH_INFO_UNCHANGED)) {
+        uint32_t info = get_le32(p + 8);
+        if ((info & 0xFF) != RSS_HASH_FUNC_TOEPLITZ || (info & 0xFFFFFF00u & ~RSS_HASH_TYPES))
+            return RNDIS_STATUS_INVALID_DATA;
+        c.hash_types = info & RSS_HASH_TYPES;
+    }
+    if (!(flags & NDIS_RSS_PARAM_FLAG_ITABLE_UNCHANGED)) {
+        uint32_t size = get_le16(p + 12), off = get_le32(p + 16), n = size / 4;
+        if (size % 4 || n == 0 || n > RSS_TABLE_MAX || (n & (n - 1)) || off > len || size > len - off)
+            return RNDIS_STATUS_INVALID_DATA;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t q = get_le32(p + off + 4 * i);
+            if (q >= d->rss_queues)
+                return RNDIS_STATUS_INVALID_DATA;
+            c.table[i] = (uint8_t)q;
+        }
+        c.table_size = n;
+    }
+    if (!(flags & NDIS_RSS_PARAM_FLAG_HASH_KEY_UNCHANGED)) {
+        uint32_t size = get_le16(p + 20), off = get_le32(p + 24);
+        if (size != RSS_KEY_SIZE || off > len || size > len - off)
+            return RNDIS_STATUS_INVALID_DATA;
+        memcpy(c.key, p + off, RSS_KEY_SIZE);
+    }
+    if (c.table_size == 0) /* the first parameters must bring a table */
+        return RNDIS_STATUS_INVALID_DATA;
+    c.enabled = true;
+    d->rss = c;
+    return RNDIS_STATUS_SUCCESS;
+}
+
 static uint32_t set(struct rndis_dev *d, const struct rndis_msg *m)
 {
     switch (m->oid.oid) {
@@ -164,8 +234,10 @@ static uint32_t set(struct rndis_dev *d, const struct rndis_msg *m)
         /* the frame format offloads apply to: 802.3 is the only one there is here */
         return m->oid.info_len >= NDIS_OFFLOAD_ENCAPSULATION_SIZE ? RNDIS_STATUS_SUCCESS
                                                                   : RNDIS_STATUS_INVALID_LENGTH;
+    case RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS:
+        return set_rss(d, m->oid.info, m->oid.info_len);
     default:
-        /* RSS parameters, multicast lists... */
+        /* multicast lists... */
         return RNDIS_STATUS_NOT_SUPPORTED;
     }
 }
@@ -177,6 +249,7 @@ size_t rndis_dev_control(struct rndis_dev *d, const struct rndis_msg *m, uint8_t
         d->initialized = true;
         d->offload_sets = 0;
         d->rsc = false;
+        memset(&d->rss, 0, sizeof(d->rss));
         /* up to 8 packets per send section, each aligned to 8 bytes (as openvmm) */
         return rndis_build_init_complete(out, cap, m->req_id,
                                          m->init.major == 1 ? RNDIS_STATUS_SUCCESS

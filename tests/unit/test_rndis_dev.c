@@ -151,3 +151,87 @@ TEST(rndis_dev_guest_changes_its_mac)
     CHECK_EQ(set_network_address(&d, "NetworkAddress", "020000000001", 60), RNDIS_STATUS_INVALID_DATA);
     CHECK(!memcmp(d.mac, newmac, 6));
 }
+
+/* NDIS_RECEIVE_SCALE_PARAMETERS exactly as Linux's rndis_set_rss_param_msg lays it out:
+ * 40-byte header, 128 u32 table entries (i % QUEUES), the 40-byte key. */
+static uint32_t linux_rss_params(uint8_t *p, uint16_t flags, uint32_t queues, uint8_t key0)
+{
+    memset(p, 0, 592);
+    p[0] = 0x89, p[1] = 2, p[2] = 40;
+    p[4] = (uint8_t)flags;
+    uint32_t info = 0x1 | 0x100 | 0x200 | 0x400 | 0x1000, tab = 512, off = 40, koff = 552;
+    memcpy(p + 8, &info, 4);
+    memcpy(p + 12, &tab, 2);
+    memcpy(p + 16, &off, 4);
+    p[20] = 40;
+    memcpy(p + 24, &koff, 4);
+    for (uint32_t i = 0; i < 128; i++) {
+        uint32_t q = i % queues;
+        memcpy(p + 40 + 4 * i, &q, 4);
+    }
+    for (uint32_t i = 0; i < 40; i++)
+        p[552 + i] = (uint8_t)(key0 + i);
+    return 592;
+}
+
+TEST(rndis_dev_receive_scaling)
+{
+    static const uint8_t mac[6] = { 0x00, 0x15, 0x5d, 0x00, 0x00, 0x01 };
+    struct rndis_dev d;
+    rndis_dev_init(&d, mac);
+    uint8_t out[300], p[592];
+    /* one queue: no RSS, as before (the guest then asks for no sub-channels) */
+    ask(&d, RNDIS_MSG_QUERY, RNDIS_OID_GEN_RECEIVE_SCALE_CAPABILITIES, NULL, 0, out);
+    CHECK_EQ(get32(out + 12), RNDIS_STATUS_NOT_SUPPORTED);
+    ask(&d, RNDIS_MSG_SET, RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS, p, linux_rss_params(p, 0, 1, 0), out);
+    CHECK_EQ(get32(out + 12), RNDIS_STATUS_NOT_SUPPORTED);
+    d.rss_queues = 4;
+    CHECK_EQ(ask(&d, RNDIS_MSG_QUERY, RNDIS_OID_GEN_RECEIVE_SCALE_CAPABILITIES, NULL, 0, out), 24 + 18);
+    CHECK_EQ(get32(out + 12), RNDIS_STATUS_SUCCESS);
+    CHECK_EQ(get32(out + 16), 18); /* the guest refuses more than its 18-byte struct */
+    CHECK_EQ(out[24], 0x88);
+    CHECK_EQ(get32(out + 24 + 12), 4);
+    CHECK_EQ(out[24 + 16] | out[24 + 17] << 8, 128);
+    /* Linux's two sets: disable, then the parameters */
+    ask(&d, RNDIS_MSG_SET, RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS, p, linux_rss_params(p, 0x10, 4, 0), out);
+    CHECK_EQ(get32(out + 12), RNDIS_STATUS_SUCCESS);
+    CHECK(!d.rss.enabled);
+    ask(&d, RNDIS_MSG_SET, RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS, p, linux_rss_params(p, 0, 4, 0), out);
+    CHECK_EQ(get32(out + 12), RNDIS_STATUS_SUCCESS);
+    CHECK(d.rss.enabled);
+    CHECK_EQ(d.rss.table_size, 128);
+    CHECK_EQ(d.rss.table[5], 1);
+    CHECK_EQ(d.rss.key[39], 39);
+    CHECK_EQ(d.rss.hash_types, 0x100 | 0x200 | 0x400 | 0x1000);
+    /* HASH_KEY_UNCHANGED keeps the key; ITABLE_UNCHANGED the table */
+    ask(&d, RNDIS_MSG_SET, RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS, p, linux_rss_params(p, 0x8, 2, 100), out);
+    CHECK_EQ(get32(out + 12), RNDIS_STATUS_SUCCESS);
+    CHECK_EQ(d.rss.key[39], 39);
+    CHECK_EQ(d.rss.table[5], 1);
+    CHECK_EQ(d.rss.table[3], 1); /* 3 % 2 */
+    ask(&d, RNDIS_MSG_SET, RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS, p, linux_rss_params(p, 0x4, 4, 100), out);
+    CHECK_EQ(d.rss.key[39], 139);
+    CHECK_EQ(d.rss.table[3], 1);
+    /* invalid: all or nothing */
+    struct rss_config before = d.rss;
+    linux_rss_params(p, 0, 4, 7);
+    p[40 + 4 * 9] = 4; /* queue 4 of 4 */
+    ask(&d, RNDIS_MSG_SET, RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS, p, 592, out);
+    CHECK_EQ(get32(out + 12), RNDIS_STATUS_INVALID_DATA);
+    linux_rss_params(p, 0, 4, 7);
+    p[20] = 16; /* a 16-byte key */
+    ask(&d, RNDIS_MSG_SET, RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS, p, 592, out);
+    CHECK_EQ(get32(out + 12), RNDIS_STATUS_INVALID_DATA);
+    ask(&d, RNDIS_MSG_SET, RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS, p, 20, out); /* short */
+    CHECK_EQ(get32(out + 12), RNDIS_STATUS_INVALID_DATA);
+    linux_rss_params(p, 0, 4, 7);
+    p[8] = 2; /* not Toeplitz */
+    ask(&d, RNDIS_MSG_SET, RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS, p, 592, out);
+    CHECK_EQ(get32(out + 12), RNDIS_STATUS_INVALID_DATA);
+    CHECK(!memcmp(&before, &d.rss, sizeof(before)));
+    /* a new RNDIS INIT (driver reloaded) starts without RSS */
+    struct rndis_msg init = { .type = RNDIS_MSG_INIT, .req_id = 1, .init = { 1, 0, 0x4000 } };
+    rndis_dev_control(&d, &init, out, sizeof(out));
+    CHECK(!d.rss.enabled);
+    CHECK_EQ(d.rss_queues, 4);
+}
