@@ -14,7 +14,8 @@
  *  6  host: netvsp_deliver_frame(bytes), or if op & 8 netvsp_deliver_offloaded with
  *     the first 10 bytes as the TAP's virtio_net_hdr; 7: link down/up by op >> 4 & 1
  * The backend takes offloads (a sink that checks the header against the frame), so
- * checksum offload, LSO and RSC are offered and reachable. */
+ * checksum offload, LSO and RSC are offered and reachable; two receive queues are
+ * offered, so RSS parameters and sub-channel requests are too. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,6 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct vmbus_guid inst = { { 9 } };
     netvsp_init(&n, "fz-netvsp", &inst, mac, NULL, NULL, NULL);
     netvsp_set_txv(&n, sink_txv);
+    netvsp_set_queues(&n, 2); /* RSS and SUBCHANNEL requests (its offers) are reachable */
     const struct vmbus_device_desc *devs[] = { &n.desc };
     vm.host = vmbus_create(vm.hv, &vm.gm, devs, 1);
 

@@ -73,6 +73,15 @@ static int cmd_status(struct control_server *s, struct vm *vm, struct json_objec
             json_object_object_add(o, "rx_frames", json_object_new_int64((int64_t)ni.rx_frames));
             json_object_object_add(o, "rx_dropped", json_object_new_int64((int64_t)ni.rx_dropped));
             json_object_object_add(o, "bad_packets", json_object_new_int64((int64_t)ni.bad_packets));
+            json_object_object_add(o, "queues", json_object_new_int((int)ni.queues));
+            json_object_object_add(o, "queues_open", json_object_new_int((int)ni.queues_open));
+            struct json_object *rxq = json_object_new_array(), *txq = json_object_new_array();
+            for (unsigned q = 0; q < ni.queues; q++) {
+                json_object_array_add(rxq, json_object_new_int64((int64_t)ni.rx_queue_frames[q]));
+                json_object_array_add(txq, json_object_new_int64((int64_t)ni.tx_queue_packets[q]));
+            }
+            json_object_object_add(o, "rx_queue_frames", rxq);
+            json_object_object_add(o, "tx_queue_packets", txq);
             json_object_object_add(nics, key, o);
         }
         json_object_object_add(reply, "nics", nics);

@@ -15,6 +15,8 @@
 #include "net/switch.h"
 #include "vsp/netvsp.h"
 
+_Static_assert(VM_NIC_MAX_QUEUES == NETVSP_MAX_QUEUES, "vm_nic_info holds every queue");
+
 #define PUMP_BATCH 64   /* frames per TAP between looks at the guest's ring */
 #define PUMP_ROUNDS 16  /* batches per TAP per wake-up, so one NIC cannot starve another */
 #define PUMP_STOP_KEY UINT32_MAX
@@ -216,6 +218,8 @@ int vm_net_attach(struct vm *vm, const struct vmbus_device_desc **descs, unsigne
         struct netvsp_port port = { .allow_mac_spoofing = nic->allow_spoofing,
                                     .vlan_id = nic->vlan_by_bridge ? 0 : nic->vlan };
         netvsp_init(&net->nics[i], "netvsp", &inst, nic->mac, netvsp_tap_tx, &nic->tap, &port);
+        /* a receive queue per vCPU (vRSS), as Hyper-V gives a VM with several */
+        netvsp_set_queues(&net->nics[i], cfg->cpus);
         if (!net->nics[i].scratch) {
             net->n = i + 1;
             snprintf(vm->error, sizeof(vm->error), "out of memory for NIC %u", i);
@@ -325,6 +329,12 @@ int vm_net_info(struct vm *vm, unsigned index, struct vm_nic_info *info)
         info->rx_frames = n->stats.rx_frames;
         info->rx_dropped = n->stats.rx_dropped;
         info->bad_packets = n->stats.bad_packets;
+        info->queues = n->queues;
+        for (unsigned q = 0; q < n->queues; q++) {
+            info->rx_queue_frames[q] = n->stats.rx_queue[q];
+            info->tx_queue_packets[q] = n->stats.tx_queue[q];
+            info->queues_open += n->chans[q] != NULL;
+        }
     }
     return 0;
 }

@@ -57,6 +57,8 @@ void vm_net_detach(struct vm *vm);
  * media status); it stays so across guest reboots. 0, or -1 with one line in err. */
 int vm_net_set_link(struct vm *vm, unsigned index, bool up, char *err, size_t errlen);
 
+#define VM_NIC_MAX_QUEUES 8 /* NETVSP_MAX_QUEUES */
+
 struct vm_nic_info {
     const char *switch_name;
     const char *tap;
@@ -64,6 +66,9 @@ struct vm_nic_info {
     uint16_t vlan;
     bool allow_spoofing, link_up, guest_ready;
     uint64_t tx_frames, tx_dropped, tx_spoofed, rx_frames, rx_dropped, bad_packets;
+    unsigned queues, queues_open;       /* offered; open by the guest now */
+    uint64_t rx_queue_frames[VM_NIC_MAX_QUEUES];  /* frames delivered per queue */
+    uint64_t tx_queue_packets[VM_NIC_MAX_QUEUES]; /* guest send packets per queue */
 };
 /* NIC INDEX's settings and counters: 0, or -1 if there is no such NIC. */
 int vm_net_info(struct vm *vm, unsigned index, struct vm_nic_info *info);

@@ -50,16 +50,26 @@ static void offer_offloads(struct netvsp *n)
 static int nv_open(struct vmbus_channel *ch, const uint8_t *userdata)
 {
     struct netvsp *n = of(ch);
-    if (vmbus_channel_subchannel_index(ch) != 0)
-        return -1; /* no sub-channels are ever offered */
+    unsigned q = vmbus_channel_subchannel_index(ch);
+    if (q) {
+        /* a receive queue of the open NIC */
+        if (q >= n->queues || !n->ch || n->chans[q])
+            return -1;
+        n->chans[q] = ch;
+        return 0;
+    }
     reset_buffers(n);
     n->ch = ch;
+    memset(n->chans, 0, sizeof(n->chans));
+    n->chans[0] = ch;
     n->version = 0;
     n->rx_busy = false;
-    /* a new driver instance starts from the port's MAC; the host's link state stays */
+    /* a new driver instance starts from the port's MAC; the host's link state and
+     * the queues offered stay */
     bool link_up = n->rndis.link_up;
     rndis_dev_init(&n->rndis, n->mac);
     n->rndis.link_up = link_up;
+    n->rndis.rss_queues = n->queues;
     offer_offloads(n);
     return 0;
 }
@@ -67,17 +77,24 @@ static int nv_open(struct vmbus_channel *ch, const uint8_t *userdata)
 static void nv_close(struct vmbus_channel *ch)
 {
     struct netvsp *n = of(ch);
+    unsigned q = vmbus_channel_subchannel_index(ch);
+    if (q) {
+        if (q < NETVSP_MAX_QUEUES && n->chans[q] == ch)
+            n->chans[q] = NULL;
+        return;
+    }
     reset_buffers(n);
     n->ch = NULL;
+    memset(n->chans, 0, sizeof(n->chans));
     n->version = 0;
     n->rndis.initialized = false;
     n->rndis.packet_filter = 0;
 }
 
-/* A completion packet carrying a 40-byte NVSP message. */
-static void complete(struct netvsp *n, uint64_t trans_id, const struct nvsp_message *m)
+/* A completion packet carrying a 40-byte NVSP message, on channel CH. */
+static void complete(struct vmbus_channel *ch, uint64_t trans_id, const struct nvsp_message *m)
 {
-    int ret = vmbus_channel_send(n->ch, VMBUS_PACKET_COMP, 0, trans_id, m, NVSP_MSG_SIZE);
+    int ret = vmbus_channel_send(ch, VMBUS_PACKET_COMP, 0, trans_id, m, NVSP_MSG_SIZE);
     if (ret)
         vlog_debug("netvsp: completion %s for %#llx not sent: %d", nvsp_type_name(m->msg_type),
                    (unsigned long long)trans_id, ret);
@@ -89,11 +106,12 @@ static void complete(struct netvsp *n, uint64_t trans_id, const struct nvsp_mess
 typedef size_t (*msg_builder)(void *ctx, uint32_t i, uint8_t *out, const uint8_t **tail,
                               uint32_t *tail_len);
 
-/* COUNT RNDIS messages to the guest in one transfer-page packet, each in a receive
- * sub-allocation of its own (BUILD makes message I). The guest completes the packet
- * once, naming trans_id = its first sub-allocation + 1; recv_link chains the rest. */
-static int to_guest_n(struct netvsp *n, uint32_t count, msg_builder build, void *ctx,
-                      uint32_t channel_type)
+/* COUNT RNDIS messages to the guest in one transfer-page packet on channel CH, each
+ * in a receive sub-allocation of its own (BUILD makes message I). The guest completes
+ * the packet once, naming trans_id = its first sub-allocation + 1; recv_link chains the
+ * rest. The receive buffer is the primary channel's GPADL, shared by all queues. */
+static int to_guest_n(struct netvsp *n, struct vmbus_channel *ch, uint32_t count,
+                      msg_builder build, void *ctx, uint32_t channel_type)
 {
     if (!n->ch || !n->recv_busy)
         return -ENOTCONN;
@@ -135,7 +153,7 @@ static int to_guest_n(struct netvsp *n, uint32_t count, msg_builder build, void 
     }
     struct nvsp_message m;
     nvsp_build_rndis_pkt(&m, channel_type);
-    int ret = vmbus_channel_send_ext(n->ch, VMBUS_PACKET_DATA_USING_XFER_PAGES,
+    int ret = vmbus_channel_send_ext(ch, VMBUS_PACKET_DATA_USING_XFER_PAGES,
                                      VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED, sub[0] + 1u, &hdr,
                                      sizeof(hdr.h) + count * sizeof(hdr.r[0]), &m, NVSP_MSG_SIZE);
     if (ret)
@@ -174,13 +192,14 @@ static size_t build_one(void *ctx, uint32_t i, uint8_t *out, const uint8_t **tai
     return o->len;
 }
 
-/* One RNDIS message to the guest through a receive sub-allocation. */
-static int to_guest(struct netvsp *n, const void *msg, size_t len, uint32_t channel_type)
+/* One RNDIS message to the guest through a receive sub-allocation, on channel CH. */
+static int to_guest(struct netvsp *n, struct vmbus_channel *ch, const void *msg, size_t len,
+                    uint32_t channel_type)
 {
     if (len > NETVSP_RECV_SUB_ALLOC)
         return -EMSGSIZE;
     struct one_msg o = { msg, len };
-    return to_guest_n(n, 1, build_one, &o, channel_type);
+    return to_guest_n(n, ch, 1, build_one, &o, channel_type);
 }
 
 static void on_init(struct netvsp *n, const struct vmbus_packet *pkt, const struct nvsp_msg *m)
@@ -195,7 +214,7 @@ static void on_init(struct netvsp *n, const struct vmbus_packet *pkt, const stru
     } else {
         nvsp_build_init_complete(&r, NVSP_STAT_FAIL, 0xFFFFFFFFu);
     }
-    complete(n, pkt->trans_id, &r);
+    complete(n->ch, pkt->trans_id, &r);
 }
 
 static void on_recv_buf(struct netvsp *n, const struct vmbus_packet *pkt, const struct nvsp_msg *m)
@@ -205,7 +224,7 @@ static void on_recv_buf(struct netvsp *n, const struct vmbus_packet *pkt, const 
     uint32_t subs = g ? g->byte_count / NETVSP_RECV_SUB_ALLOC : 0;
     if (!n->version || n->recv_busy || subs == 0) {
         nvsp_build_recv_buf_complete(&r, NVSP_STAT_FAIL, 0, 0);
-        complete(n, pkt->trans_id, &r);
+        complete(n->ch, pkt->trans_id, &r);
         return;
     }
     n->recv_busy = calloc(subs, 1);
@@ -213,7 +232,7 @@ static void on_recv_buf(struct netvsp *n, const struct vmbus_packet *pkt, const 
     if (!n->recv_busy || !n->recv_link) {
         free_recv(n);
         nvsp_build_recv_buf_complete(&r, NVSP_STAT_FAIL, 0, 0);
-        complete(n, pkt->trans_id, &r);
+        complete(n->ch, pkt->trans_id, &r);
         return;
     }
     n->recv_gpadl = m->buf.gpadl;
@@ -221,7 +240,7 @@ static void on_recv_buf(struct netvsp *n, const struct vmbus_packet *pkt, const 
     n->recv_subs = subs;
     n->recv_next = 0;
     nvsp_build_recv_buf_complete(&r, NVSP_STAT_SUCCESS, NETVSP_RECV_SUB_ALLOC, subs);
-    complete(n, pkt->trans_id, &r);
+    complete(n->ch, pkt->trans_id, &r);
 }
 
 static void on_send_buf(struct netvsp *n, const struct vmbus_packet *pkt, const struct nvsp_msg *m)
@@ -236,7 +255,7 @@ static void on_send_buf(struct netvsp *n, const struct vmbus_packet *pkt, const 
         n->send_sections = sections;
         nvsp_build_send_buf_complete(&r, NVSP_STAT_SUCCESS, NETVSP_SEND_SECTION);
     }
-    complete(n, pkt->trans_id, &r);
+    complete(n->ch, pkt->trans_id, &r);
 }
 
 /* The RNDIS bytes of a SEND_RNDIS_PKT into n->scratch: the send-buffer section's bytes
@@ -354,8 +373,9 @@ static void guest_frame(struct netvsp *n, uint8_t *frame, uint32_t len,
         n->stats.tx_lso++;
 }
 
-/* Every RNDIS message in the gathered bytes: 0, or -EINVAL at the first bad one. */
-static int handle_rndis(struct netvsp *n, size_t len)
+/* Every RNDIS message in the gathered bytes (from channel CH, which takes the
+ * answers): 0, or -EINVAL at the first bad one. */
+static int handle_rndis(struct netvsp *n, struct vmbus_channel *ch, size_t len)
 {
     size_t pos = 0;
     if (len == 0)
@@ -371,7 +391,7 @@ static int handle_rndis(struct netvsp *n, size_t len)
         } else {
             uint8_t resp[320];
             size_t rl = rndis_dev_control(&n->rndis, &r, resp, sizeof(resp));
-            if (rl && to_guest(n, resp, rl, NVSP_CHANNEL_TYPE_CONTROL))
+            if (rl && to_guest(n, ch, resp, rl, NVSP_CHANNEL_TYPE_CONTROL))
                 vlog_debug("netvsp: RNDIS %s reply lost", rndis_type_name(r.type));
         }
         pos += r.len;
@@ -379,20 +399,45 @@ static int handle_rndis(struct netvsp *n, size_t len)
     return 0;
 }
 
-static void on_rndis_pkt(struct netvsp *n, const struct vmbus_packet *pkt, const struct nvsp_msg *m)
+static void on_rndis_pkt(struct netvsp *n, struct vmbus_channel *ch, unsigned q,
+                         const struct vmbus_packet *pkt, const struct nvsp_msg *m)
 {
     long len = gather(n, pkt, m);
-    int ret = len < 0 ? (int)len : handle_rndis(n, (size_t)len);
+    int ret = len < 0 ? (int)len : handle_rndis(n, ch, (size_t)len);
     if (ret)
         n->stats.bad_packets++;
+    n->stats.tx_queue[q]++;
     struct nvsp_message r;
     nvsp_build_rndis_pkt_complete(&r, ret ? NVSP_STAT_INVALID_RNDIS_PKT : NVSP_STAT_SUCCESS);
-    complete(n, pkt->trans_id, &r);
+    complete(ch, pkt->trans_id, &r);
+}
+
+/* NVSP 5 SUBCHANNEL ALLOCATE (the guest found several receive queues): offer up to the
+ * number asked for, and answer with how many were offered. Linux opens each as its
+ * offer arrives and waits, without a timeout, for as many as the answer names. */
+static void on_subchannel(struct netvsp *n, const struct vmbus_packet *pkt, const struct nvsp_msg *m)
+{
+    struct nvsp_message r;
+    int offered = -1;
+    if (n->version >= NVSP_PROTOCOL_VERSION_5 && m->subchannel.num >= 1 && n->queues > 1) {
+        unsigned want = m->subchannel.num < n->queues - 1 ? m->subchannel.num : n->queues - 1;
+        offered = vmbus_channel_offer_subchannels(n->ch, want);
+    }
+    if (offered < 0)
+        nvsp_build_subchannel_complete(&r, NVSP_STAT_FAIL, 0);
+    else
+        nvsp_build_subchannel_complete(&r, NVSP_STAT_SUCCESS, (uint32_t)offered);
+    complete(n->ch, pkt->trans_id, &r);
 }
 
 static void nv_packet(struct vmbus_channel *ch, const struct vmbus_packet *pkt)
 {
     struct netvsp *n = of(ch);
+    unsigned q = vmbus_channel_subchannel_index(ch);
+    if (!n->ch || q >= NETVSP_MAX_QUEUES) {
+        n->stats.bad_packets++; /* a sub-channel outliving its primary: nothing to serve */
+        return;
+    }
     if (pkt->type == VMBUS_PACKET_COMP) {
         /* the guest is done with the packet in sub-allocation trans_id - 1 (and on) */
         if (n->recv_busy && pkt->trans_id >= 1 && pkt->trans_id <= n->recv_subs &&
@@ -405,6 +450,10 @@ static void nv_packet(struct vmbus_channel *ch, const struct vmbus_packet *pkt)
     struct nvsp_msg m;
     if (nvsp_parse(pkt->data, pkt->data_len, &m)) {
         n->stats.bad_packets++;
+        return;
+    }
+    if (q && m.type != NVSP_MSG1_SEND_RNDIS_PKT) {
+        n->stats.bad_packets++; /* set-up belongs on the primary channel */
         return;
     }
     struct nvsp_message r;
@@ -422,16 +471,13 @@ static void nv_packet(struct vmbus_channel *ch, const struct vmbus_packet *pkt)
     case NVSP_MSG1_SEND_SEND_BUF: on_send_buf(n, pkt, &m); break;
     case NVSP_MSG1_REVOKE_RECV_BUF: free_recv(n); break;
     case NVSP_MSG1_REVOKE_SEND_BUF: n->send_gpadl = n->send_sections = 0; break;
-    case NVSP_MSG1_SEND_RNDIS_PKT: on_rndis_pkt(n, pkt, &m); break;
-    case NVSP_MSG5_SUBCHANNEL: /* never invited (no RSS): refuse */
-        nvsp_build_subchannel_complete(&r, NVSP_STAT_FAIL, 0);
-        complete(n, pkt->trans_id, &r);
-        break;
+    case NVSP_MSG1_SEND_RNDIS_PKT: on_rndis_pkt(n, ch, q, pkt, &m); break;
+    case NVSP_MSG5_SUBCHANNEL: on_subchannel(n, pkt, &m); break;
     case NVSP_MSG4_SWITCH_DATA_PATH: /* no VF: the synthetic path is the only one */
         if (pkt->flags & VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED) {
             memset(&r, 0, sizeof(r));
             r.msg_type = NVSP_MSG4_SWITCH_DATA_PATH;
-            complete(n, pkt->trans_id, &r);
+            complete(n->ch, pkt->trans_id, &r);
         }
         break;
     default: n->stats.bad_packets++; break;
@@ -466,6 +512,7 @@ void netvsp_init(struct netvsp *n, const char *name, const struct vmbus_guid *in
     n->desc.keep_masked = nv_keep_masked;
     n->desc.doorbell_fd = nv_doorbell_fd;
     n->signal_fd = -1;
+    n->queues = 1;
     n->tx = tx;
     n->tx_ctx = tx_ctx;
     if (tx == netvsp_tap_tx)
@@ -477,6 +524,13 @@ void netvsp_init(struct netvsp *n, const char *name, const struct vmbus_guid *in
     memcpy(n->mac, mac, 6);
     rndis_dev_init(&n->rndis, mac);
     offer_offloads(n);
+}
+
+void netvsp_set_queues(struct netvsp *n, unsigned q)
+{
+    n->queues = q < 1 ? 1 : q > NETVSP_MAX_QUEUES ? NETVSP_MAX_QUEUES : q;
+    n->desc.max_subchannels = (uint16_t)(n->queues - 1);
+    n->rndis.rss_queues = n->queues;
 }
 
 void netvsp_set_txv(struct netvsp *n, netvsp_txv_fn txv)
@@ -553,11 +607,16 @@ static int deliver(struct netvsp *n, uint8_t *f, uint32_t len, uint32_t csum_ppi
     } else if (!rndis_dev_accepts(&n->rndis, f)) {
         ret = -EPERM;
     } else {
-        ret = rsc ? to_guest_n(n, c.count, build_frag, &c, NVSP_CHANNEL_TYPE_DATA)
-                  : to_guest_n(n, 1, build_frag, &c, NVSP_CHANNEL_TYPE_DATA);
+        /* the queue the guest's RSS table names (0 without RSS or if it is not open) */
+        uint32_t hash;
+        unsigned q = rss_queue(&n->rndis.rss, f, len, &hash);
+        if (q >= n->queues || !n->chans[q])
+            q = 0;
+        ret = to_guest_n(n, n->chans[q], c.count, build_frag, &c, NVSP_CHANNEL_TYPE_DATA);
         if (ret) {
             n->stats.rx_dropped++;
         } else {
+            n->stats.rx_queue[q]++;
             n->stats.rx_frames++;
             n->stats.rx_csum_ok += c.info.has_csum;
             n->stats.rx_rsc += rsc;
@@ -584,7 +643,7 @@ int netvsp_set_link(struct netvsp *n, bool up)
     if (!ch)
         return 0;
     vmbus_channel_lock(ch);
-    int ret = n->rndis.initialized ? to_guest(n, msg, ml, NVSP_CHANNEL_TYPE_CONTROL) : 0;
+    int ret = n->rndis.initialized ? to_guest(n, ch, msg, ml, NVSP_CHANNEL_TYPE_CONTROL) : 0;
     vmbus_channel_unlock(ch);
     return ret;
 }
@@ -605,7 +664,9 @@ void netvsp_serve_guest(struct netvsp *n, bool rx_busy)
         return;
     vmbus_channel_lock(ch);
     n->rx_busy = rx_busy && n->ch == ch;
-    vmbus_channel_poll(ch);
+    for (unsigned q = 0; q < n->queues; q++)
+        if (n->chans[q]) /* re-read: serving one may close the NIC */
+            vmbus_channel_poll(n->chans[q]);
     vmbus_channel_unlock(ch);
 }
 

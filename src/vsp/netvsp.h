@@ -6,9 +6,16 @@
  *     written to the TAP; every packet is completed.
  *   host -> guest: netvsp_deliver_frame() puts a frame into a free receive-buffer
  *     sub-allocation and sends a transfer-page packet; the guest's completion frees it.
- * One queue (no RSS, no sub-channels). Offloads (netvsp_offload.h) when the backend
- * takes a virtio_net_hdr: TCP/UDP checksums and LSOv2 from the guest, checksum results
- * to the guest. */
+ * Receive queues (vRSS, as Hyper-V offers a VM with several vCPUs): with
+ * netvsp_set_queues(n, Q > 1) the guest learns of Q receive queues, asks for up to Q - 1
+ * sub-channels (NVSP SUBCHANNEL), which are offered then, and sets its RSS parameters;
+ * each received frame then goes out on the channel the guest's indirection table names
+ * for the frame's Toeplitz hash (net/rss.h), so its receive work spreads over its vCPUs.
+ * The guest sends on any of them. Receive and send buffers are shared by all channels
+ * (set up on the primary, whose GPADLs they are). When the guest closes the primary
+ * the VMBus host rescinds the sub-channels, so a re-opened NIC asks for new ones.
+ * Offloads (netvsp_offload.h) when the backend takes a virtio_net_hdr: TCP/UDP
+ * checksums and LSOv2 from the guest, checksum results to the guest. */
 #ifndef VIRIDIAN_VSP_NETVSP_H
 #define VIRIDIAN_VSP_NETVSP_H
 
@@ -25,6 +32,7 @@
 #define NETVSP_MAX_RNDIS 65536       /* largest RNDIS message batch accepted from the guest */
 #define NETVSP_RX_FRAME_MAX 65600    /* largest frame from the TAP (a 64 KiB IP packet, tagged) */
 #define NETVSP_RSC_MAX_FRAGS 48      /* receive sub-allocations one coalesced frame may use */
+#define NETVSP_MAX_QUEUES 8          /* channels per NIC (primary + sub-channels) */
 
 /* Where frames from the guest go: 0 or a negative errno (counted as dropped). */
 typedef int (*netvsp_tx_fn)(void *ctx, const void *frame, uint32_t len);
@@ -55,6 +63,8 @@ struct netvsp_stats {
     uint64_t tx_lso;                /* ... of which large sends */
     uint64_t rx_csum_ok;            /* frames delivered with a receive checksum PPI */
     uint64_t rx_rsc;                /* ... as a coalesced (RSC) fragment chain */
+    uint64_t rx_queue[NETVSP_MAX_QUEUES]; /* frames delivered, by channel (queue) */
+    uint64_t tx_queue[NETVSP_MAX_QUEUES]; /* SEND_RNDIS_PKT packets taken, by channel */
 };
 
 struct netvsp {
@@ -70,6 +80,8 @@ struct netvsp {
     uint16_t rsc_id;               /* packet id of the next RSC chain */
     struct netvsp_port port;
     struct vmbus_channel *ch;      /* the open primary channel, or NULL */
+    unsigned queues;               /* channels offered: 1 + sub-channels (netvsp_set_queues) */
+    struct vmbus_channel *chans[NETVSP_MAX_QUEUES]; /* open channels by queue; [0] = ch */
     uint32_t version;              /* negotiated NVSP version, 0 before INIT */
     uint32_t ndis_major, ndis_minor, mtu;
     uint32_t recv_gpadl, recv_subs; /* receive buffer: GPADL id, sub-allocations */
@@ -93,6 +105,9 @@ void netvsp_init(struct netvsp *n, const char *name, const struct vmbus_guid *in
                  const uint8_t mac[6], netvsp_tx_fn tx, void *tx_ctx,
                  const struct netvsp_port *port);
 void netvsp_free(struct netvsp *n);
+/* Offer the guest Q receive queues (1..NETVSP_MAX_QUEUES; default 1). Before the
+ * device is registered with the VMBus host (it sizes the sub-channel slots). */
+void netvsp_set_queues(struct netvsp *n, unsigned q);
 /* Send guest frames to TXV(N's tx_ctx) with their offload work, and offer the guest
  * checksum offload and LSO (from its next probe on). */
 void netvsp_set_txv(struct netvsp *n, netvsp_txv_fn txv);
@@ -122,8 +137,8 @@ int netvsp_deliver_offloaded(struct netvsp *n, void *frame, uint32_t len,
  * channel's doorbell_fd). The caller then calls netvsp_serve_guest() when FD fires.
  * Takes effect at the next open of the channel. */
 void netvsp_take_signals(struct netvsp *n, int fd);
-/* Serves the guest->host ring (frames the guest sends, receive completions), reading
- * the signal eventfd first. RX_BUSY: the caller is in a stream of received frames and
+/* Serves the guest->host rings of all open channels (frames the guest sends, receive
+ * completions), reading the signal eventfd first (all channels signal it). RX_BUSY: the caller is in a stream of received frames and
  * will call again after its next batch, so the ring stays masked meanwhile and the guest
  * sends and completes without signalling (each signal is an exit); false (the TAP ran
  * dry) unmasks it. */

@@ -134,11 +134,17 @@ uint64_t send_rndis_section(struct ng *f, uint32_t sec, const void *msg, uint32_
 
 void ng_setup(struct ng *f, const struct netvsp_port *port)
 {
+    ng_setup_queues(f, port, 1);
+}
+
+void ng_setup_queues(struct ng *f, const struct netvsp_port *port, unsigned queues)
+{
     memset(f, 0, sizeof(*f));
     struct vmbus_guid inst = { { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 } };
     netvsp_init(&f->n, "netvsp-test", &inst, MAC, ng_capture, f, port);
+    netvsp_set_queues(&f->n, queues);
     const struct vmbus_device_desc *devs[] = { &f->n.desc };
-    tg_init(&f->g, 1, devs, 1);
+    tg_init(&f->g, queues, devs, 1);
     CHECK_EQ(tg_connect(&f->g, VMBUS_VERSION_WIN10_V5_3), 1);
     struct vmbus_msg_header rq = { .msgtype = CHANNELMSG_REQUESTOFFERS };
     CHECK_EQ(tg_post(&f->g, &rq, sizeof(rq)), 0);

@@ -40,6 +40,8 @@ uint64_t send_rndis_section(struct ng *f, uint32_t sec, const void *msg, uint32_
                             uint32_t channel_type);
 /* netvsp with ng_capture as backend (port may be NULL), channel open, buffers offered. */
 void ng_setup(struct ng *f, const struct netvsp_port *port);
+/* ... offering QUEUES receive queues, the fake partition with as many vCPUs. */
+void ng_setup_queues(struct ng *f, const struct netvsp_port *port, unsigned queues);
 void ng_free(struct ng *f);
 void ng_probe(struct ng *f);
 uint32_t oid(struct ng *f, uint32_t type, uint32_t req, uint32_t oidv, const void *info,

@@ -338,3 +338,174 @@ TEST(netvsp_guest_mac_change_and_spoofing_protection)
     CHECK_EQ(netvsp_deliver_frame(&f.n, fr, 60), -EPERM);
     ng_free(&f);
 }
+
+/* An IPv4 TCP frame to the guest's MAC from SRC:SPORT to DST:DPORT (60 bytes). */
+static size_t tcp_frame(uint8_t *fr, const uint8_t src[4], uint16_t sport, const uint8_t dst[4],
+                        uint16_t dport)
+{
+    memset(fr, 0, 60);
+    memcpy(fr, MAC, 6);
+    memcpy(fr + 6, "\x02\x00\x00\x00\x00\x09", 6);
+    fr[12] = 0x08;
+    uint8_t *ip = fr + 14;
+    ip[0] = 0x45, ip[3] = 40, ip[8] = 64, ip[9] = 6;
+    memcpy(ip + 12, src, 4);
+    memcpy(ip + 16, dst, 4);
+    ip[20] = (uint8_t)(sport >> 8), ip[21] = (uint8_t)sport;
+    ip[22] = (uint8_t)(dport >> 8), ip[23] = (uint8_t)dport;
+    return 60;
+}
+
+/* NDIS_RECEIVE_SCALE_PARAMETERS as Linux's rndis_set_rss_param_msg builds it, with a
+ * two-entry table {0, 1} (Linux sends 128) and Microsoft's verification key. */
+static uint32_t rss_params(uint8_t *p, uint16_t flags, uint32_t entry1)
+{
+    static const uint8_t key[40] = {
+        0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+        0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+        0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+    };
+    memset(p, 0, 88);
+    p[0] = 0x89, p[1] = 2, p[2] = 40;
+    p[4] = (uint8_t)flags;
+    put32(p + 8, 0x1 | 0x100 | 0x200 | 0x400 | 0x1000);
+    p[12] = 8;          /* table bytes */
+    put32(p + 16, 40);  /* table offset */
+    p[20] = 40;         /* key bytes */
+    put32(p + 24, 48);  /* key offset */
+    put32(p + 40, 0);
+    put32(p + 44, entry1);
+    memcpy(p + 48, key, 40);
+    return 88;
+}
+
+TEST(netvsp_receive_queues_sub_channels_and_rss)
+{
+    struct ng f;
+    ng_setup_queues(&f, NULL, 2);
+    ng_probe(&f);
+    uint8_t r[300], raw[512];
+    /* the guest learns of two receive queues */
+    CHECK_EQ(oid(&f, RNDIS_MSG_QUERY, 2, RNDIS_OID_GEN_RECEIVE_SCALE_CAPABILITIES, NULL, 0, r), 0);
+    CHECK_EQ(get32(r + 16), 18);       /* info length */
+    CHECK_EQ(r[24], 0x88);             /* NDIS_OBJECT_TYPE_RSS_CAPABILITIES */
+    CHECK_EQ(get32(r + 24 + 12), 2);   /* num_recv_que */
+    /* it asks for more sub-channels than there are queues: one is offered */
+    uint64_t t = send_nvsp(&f, NVSP_MSG5_SUBCHANNEL, NVSP_SUBCHANNEL_ALLOCATE, 7, 0);
+    struct vmbus_msg_offer_channel o;
+    CHECK_EQ(tg_recv(&f.g, &o, NULL), CHANNELMSG_OFFERCHANNEL);
+    CHECK_EQ(o.sub_channel_index, 1);
+    CHECK_EQ(o.child_relid, 2);
+    const uint8_t *p = expect_comp(&f, raw, t, NVSP_MSG5_SUBCHANNEL);
+    CHECK_EQ(get32(p + 4), NVSP_STAT_SUCCESS);
+    CHECK_EQ(get32(p + 8), 1);
+    /* the guest opens it on vCPU 1 */
+    struct guest_ring out2, in2;
+    memset(fake_gpa(&f.g.vm, fake_page(600)), 0, 16 * 4096);
+    CHECK_EQ(tg_gpadl(&f.g, 2, 0xE1E20, 600, 16), 0);
+    tg_ring(&f.g, &out2, 600, 8);
+    tg_ring(&f.g, &in2, 608, 8);
+    CHECK_EQ(tg_open(&f.g, 2, 0xE1E20, 8, 1), 0);
+    CHECK(f.n.chans[1] != NULL);
+    uint32_t filter = 0x0D;
+    CHECK_EQ(oid(&f, RNDIS_MSG_SET, 3, RNDIS_OID_GEN_CURRENT_PACKET_FILTER, &filter, 4, r), 0);
+
+    /* before RSS parameters every frame goes to queue 0 */
+    static const uint8_t a_src[4] = { 38, 27, 205, 30 }, a_dst[4] = { 209, 142, 163, 6 };
+    static const uint8_t b_src[4] = { 66, 9, 149, 187 }, b_dst[4] = { 161, 142, 100, 80 };
+    uint8_t fr[60];
+    tcp_frame(fr, a_src, 48228, a_dst, 2217); /* Toeplitz 0xafc7327f: odd, table entry 1 */
+    CHECK_EQ(netvsp_deliver_frame(&f.n, fr, 60), 0);
+    uint32_t len;
+    CHECK(expect_rndis(&f, NVSP_CHANNEL_TYPE_DATA, &len) != NULL);
+
+    /* bad parameters change nothing: a queue that does not exist, a table of 3 */
+    uint8_t prm[88];
+    CHECK_EQ(oid(&f, RNDIS_MSG_SET, 4, RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS, prm,
+                 rss_params(prm, 0, 2), r), RNDIS_STATUS_INVALID_DATA);
+    rss_params(prm, 0, 1);
+    prm[12] = 12;
+    CHECK_EQ(oid(&f, RNDIS_MSG_SET, 5, RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS, prm, 88, r),
+             RNDIS_STATUS_INVALID_DATA);
+    rss_params(prm, 0, 1);
+    put32(prm + 24, 60); /* the key runs past the buffer */
+    CHECK_EQ(oid(&f, RNDIS_MSG_SET, 6, RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS, prm, 88, r),
+             RNDIS_STATUS_INVALID_DATA);
+    CHECK(!f.n.rndis.rss.enabled);
+    /* Linux disables, then sets */
+    CHECK_EQ(oid(&f, RNDIS_MSG_SET, 7, RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS, prm,
+                 rss_params(prm, 0x10, 1), r), 0);
+    CHECK_EQ(oid(&f, RNDIS_MSG_SET, 8, RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS, prm,
+                 rss_params(prm, 0, 1), r), 0);
+    CHECK(f.n.rndis.rss.enabled);
+
+    /* flow A's hash names queue 1: it arrives on the sub-channel, nothing on queue 0 */
+    CHECK_EQ(netvsp_deliver_frame(&f.n, fr, 60), 0);
+    uint64_t tid;
+    CHECK_EQ(next_pkt(&f, raw, sizeof(raw), &tid, &p), -1);
+    int n2 = tg_ring_read_raw(&in2, raw, sizeof(raw));
+    CHECK(n2 > 0);
+    CHECK_EQ(raw[0], VMBUS_PACKET_DATA_USING_XFER_PAGES);
+    /* flow B (0x51ccc178, even) stays on queue 0 */
+    tcp_frame(fr, b_src, 2794, b_dst, 1766);
+    CHECK_EQ(netvsp_deliver_frame(&f.n, fr, 60), 0);
+    CHECK(expect_rndis(&f, NVSP_CHANNEL_TYPE_DATA, &len) != NULL);
+    CHECK_EQ(tg_ring_read_raw(&in2, raw, sizeof(raw)), -1);
+    CHECK_EQ(f.n.stats.rx_queue[0], 2);
+    CHECK_EQ(f.n.stats.rx_queue[1], 1);
+
+    /* the guest sends on the sub-channel (a shared send section): completed there */
+    uint8_t pkt[200] = { 0 };
+    uint8_t gf[60];
+    tcp_frame(gf, b_dst, 1766, b_src, 2794);
+    memcpy(gf, "\x02\x00\x00\x00\x00\x09", 6);
+    memcpy(gf + 6, MAC, 6);
+    put32(pkt, RNDIS_MSG_PACKET);
+    put32(pkt + 4, 44 + 60);
+    put32(pkt + 8, 36);
+    put32(pkt + 12, 60);
+    memcpy(pkt + 44, gf, 60);
+    memcpy(fake_gpa(&f.g.vm, fake_page(SEND_PAGE) + 1 * NETVSP_SEND_SECTION), pkt, 104);
+    uint8_t m[40] = { 0 };
+    put32(m, NVSP_MSG1_SEND_RNDIS_PKT);
+    put32(m + 8, 1);
+    put32(m + 12, 104);
+    CHECK(tg_ring_write(&out2, VMBUS_PACKET_DATA_INBAND, 77, m, 40) >= 0);
+    tg_signal(&f.g, VMBUS_CONNECTION_ID_BASE + 2);
+    CHECK_EQ(f.sent_count, 1);
+    CHECK(!memcmp(f.sent, gf, 60));
+    CHECK_EQ(f.n.stats.tx_queue[1], 1);
+    uint16_t type;
+    uint64_t ctid;
+    uint8_t c[64];
+    CHECK_EQ(tg_ring_read(&in2, &type, &ctid, c, sizeof(c)), 40);
+    CHECK_EQ(type, VMBUS_PACKET_COMP);
+    CHECK_EQ(ctid, 77);
+    CHECK_EQ(get32(c), NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+    /* set-up messages belong on the primary: dropped, counted */
+    put32(m, NVSP_MSG1_SEND_RECV_BUF);
+    CHECK(tg_ring_write(&out2, VMBUS_PACKET_DATA_INBAND, 78, m, 40) >= 0);
+    tg_signal(&f.g, VMBUS_CONNECTION_ID_BASE + 2);
+    CHECK_EQ(tg_ring_read(&in2, &type, &ctid, c, sizeof(c)), -1);
+    CHECK_EQ(f.n.stats.bad_packets, 1);
+
+    /* the guest closes the NIC (sub-channel, then primary): the sub-channel is
+     * rescinded, and a second instance gets a fresh offer for the same queue */
+    struct vmbus_msg_relid cl = { .hdr.msgtype = CHANNELMSG_CLOSECHANNEL, .child_relid = 2 };
+    CHECK_EQ(tg_post(&f.g, &cl, sizeof(cl)), 0);
+    CHECK(f.n.chans[1] == NULL);
+    cl.child_relid = 1;
+    CHECK_EQ(tg_post(&f.g, &cl, sizeof(cl)), 0);
+    struct vmbus_msg_relid rs;
+    CHECK_EQ(tg_recv(&f.g, &rs, NULL), CHANNELMSG_RESCIND_CHANNELOFFER);
+    CHECK_EQ(rs.child_relid, 2);
+    struct vmbus_msg_relid rel = { .hdr.msgtype = CHANNELMSG_RELID_RELEASED, .child_relid = 2 };
+    CHECK_EQ(tg_post(&f.g, &rel, sizeof(rel)), 0);
+    CHECK_EQ(tg_open(&f.g, RELID, G_RING, 8, 0), 0);
+    send_nvsp(&f, NVSP_MSG_INIT, NVSP_PROTOCOL_VERSION_61, NVSP_PROTOCOL_VERSION_61, 0);
+    t = send_nvsp(&f, NVSP_MSG5_SUBCHANNEL, NVSP_SUBCHANNEL_ALLOCATE, 1, 0);
+    CHECK_EQ(tg_recv(&f.g, &o, NULL), CHANNELMSG_OFFERCHANNEL);
+    CHECK_EQ(o.sub_channel_index, 1);
+    CHECK(!f.n.rndis.rss.enabled); /* a new instance starts without RSS */
+    ng_free(&f);
+}
