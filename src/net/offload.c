@@ -2,22 +2,32 @@
 #include "net/offload.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "core/endian.h"
 
 uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
 {
-    uint64_t s = sum;
-    while (len >= 2) {
-        s += get_be16(p);
-        p += 2;
-        len -= 2;
+    /* The ones' complement sum does not depend on byte order (RFC 1071 2(B)): 64 bits
+     * at a time as little-endian 32-bit halves, folded to 16 bits and byte-swapped, is
+     * the sum of the big-endian 16-bit words - with a quarter of the loop's work, which
+     * counts on a 64 KiB received segment. */
+    uint64_t s = 0;
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        s += (v & 0xFFFFFFFFu) + (v >> 32);
     }
+    for (; len >= 2; p += 2, len -= 2)
+        s += (uint32_t)p[0] | (uint32_t)p[1] << 8;
     if (len)
-        s += (uint32_t)p[0] << 8;
-    while (s >> 32)
-        s = (s & 0xFFFFFFFFu) + (s >> 32);
-    return (uint32_t)s;
+        s += p[0]; /* a last odd byte is the high byte of a big-endian word */
+    while (s >> 16)
+        s = (s & 0xFFFF) + (s >> 16);
+    uint64_t t = (uint64_t)sum + ((s & 0xFF) << 8 | s >> 8);
+    while (t >> 32)
+        t = (t & 0xFFFFFFFFu) + (t >> 32);
+    return (uint32_t)t;
 }
 
 uint16_t csum_fold(uint32_t sum)
