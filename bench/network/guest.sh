@@ -38,6 +38,19 @@ phase h2g end
 iperf_result h2g /tmp/h2g
 grep -q receiver /tmp/h2g || tail -n 5 /tmp/h2g
 
+# four streams at once (iperf3 -P 4): what several queues are for
+phase g2h-p4 start
+timeout $((SECS + 30)) iperf3 -c 192.0.2.1 -t "$SECS" -f k -P 4 > /tmp/g2hp 2>&1
+phase g2h-p4 end
+iperf_result g2h-p4 /tmp/g2hp
+grep -q receiver /tmp/g2hp || tail -n 5 /tmp/g2hp
+
+phase h2g-p4 start
+timeout $((SECS + 30)) iperf3 -c 192.0.2.1 -t "$SECS" -f k -P 4 -R > /tmp/h2gp 2>&1
+phase h2g-p4 end
+iperf_result h2g-p4 /tmp/h2gp
+grep -q receiver /tmp/h2gp || tail -n 5 /tmp/h2gp
+
 # request/response: ICMP echo, the next request as soon as the reply is in (-A)
 phase rr start
 timeout 120 ping -A -q -c "$PINGS" 192.0.2.1 > /tmp/rr 2>&1

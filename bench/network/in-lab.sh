@@ -1,8 +1,10 @@
 # Inside-the-lab half of bench/network/run (busybox sh). One internal switch "nbench"
 # (a bridge; the lab host is 192.0.2.1 on it, with an iperf3 server); Viridian's NIC is
 # its own TAP port on it (--nic switch=nbench), QEMU's virtio-net uses a TAP "qtap0"
-# made with tunctl and added to the same bridge (userspace virtio-net, no vhost: both
-# VMMs move every frame through their own process). The same guest script
+# that QEMU opens, added to the same bridge once it exists (userspace virtio-net, no
+# vhost: both VMMs move every frame through their own process). Both NICs have a queue
+# pair per vCPU: Viridian's netvsp does by default (vRSS), QEMU is given a multi-queue
+# TAP and virtio-net with mq=on (the guest's virtio_net then uses them all). The same guest script
 # (bench/network/guest.sh) runs under each VMM, RUNS times alternating; around each of
 # its phases this script reads the exit counters: KVM's own (debugfs, every exit of the
 # lab's only VM) and, for Viridian, the exits that reached its user space.
@@ -13,8 +15,6 @@ modprobe tun 2>/dev/null
 modprobe bridge 2>/dev/null
 viridian switch create nbench --type internal > /dev/null || { echo "bench: cannot create the switch"; exit 1; }
 ip addr add 192.0.2.1/24 dev nbench && ip link set nbench up || { echo "bench: no host address"; exit 1; }
-{ tunctl -t qtap0 > /dev/null && brctl addif nbench qtap0 && ip link set qtap0 up; } ||
-    { echo "bench: cannot make QEMU's TAP"; exit 1; }
 iperf3 -s -D -B 192.0.2.1 || { echo "bench: iperf3 server did not start"; exit 1; }
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 { echo "SECS=${SECS:-10} PINGS=${PINGS:-300}"; cat /bench/guest.sh; } > /tmp/guest.sh
@@ -41,14 +41,22 @@ run_one() {
             ( off=${vmm#viridian}; off=${off#-}
               if [ "$off" = nodoorbell ]; then export VIRIDIAN_DOORBELLS=0; else export VIRIDIAN_NET_OFFLOADS=$off; fi
               guest_run viridian /tmp/out 600 /tmp/guest.sh --name nbench --nic switch=nbench ) & ;;
-        qemu) guest_run qemu /tmp/out 600 /tmp/guest.sh -name nbench,debug-threads=on -netdev tap,id=n0,ifname=qtap0,script=no,downscript=no \
-                  -device virtio-net-pci,netdev=n0,romfile= & ;;
+        qemu) q=${GUEST_CPUS:-2}
+              guest_run qemu /tmp/out 600 /tmp/guest.sh -name nbench,debug-threads=on \
+                  -netdev tap,id=n0,ifname=qtap0,script=no,downscript=no,queues=$q \
+                  -device virtio-net-pci,netdev=n0,mq=on,vectors=$((2 * q + 2)),romfile= & ;;
     esac
     pid=$!
+    if [ $vmm = qemu ]; then
+        # QEMU made the (multi-queue) TAP: on the switch with it, before the guest pings
+        n=0
+        while [ ! -e /sys/class/net/qtap0 ] && [ $n -lt 300 ]; do usleep 100000; n=$((n + 1)); done
+        { brctl addif nbench qtap0 && ip link set qtap0 up; } || echo "bench: cannot put QEMU's TAP on the switch"
+    fi
     echo "bench: $vmm started"
     tailpid=
     if [ "${DEBUG:-0}" = 1 ]; then tail -f /tmp/out & tailpid=$!; fi
-    for ph in g2h h2g rr; do
+    for ph in g2h h2g g2h-p4 h2g-p4 rr; do
         wait_line_pid /tmp/out "PHASE $ph start" $pid || break
         k0=$(kvm_exits) v0=$(vmm_exit_total nbench)
         [ "${PROFILE:-0}" = 1 ] && profile_snapshot $vmm nbench /tmp/prof0
@@ -83,7 +91,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a 
 for vmm in $VMMS; do
     case $vmm in viridian*) ;; *) continue ;; esac
     sfx=${vmm#viridian}
-    for n in g2h h2g rr; do
+    for n in g2h h2g g2h-p4 h2g-p4 rr; do
         q=$(med qemu $n) v=$(med $vmm $n)
         unit=Kbit/s
         [ $n = rr ] && unit="us average round trip (ping -A)"
@@ -91,11 +99,13 @@ for vmm in $VMMS; do
     done
     echo "ratio g2h$sfx $(ratio "$(med $vmm g2h)" "$(med qemu g2h)")"
     echo "ratio h2g$sfx $(ratio "$(med $vmm h2g)" "$(med qemu h2g)")"
+    echo "ratio g2h-p4$sfx $(ratio "$(med $vmm g2h-p4)" "$(med qemu g2h-p4)")"
+    echo "ratio h2g-p4$sfx $(ratio "$(med $vmm h2g-p4)" "$(med qemu h2g-p4)")"
     echo "ratio rr$sfx $(ratio "$(med qemu rr)" "$(med $vmm rr)")"
 done
 # exits per packet: packets = bytes moved / 1448 (full-size TCP segments) for the
 # streams, 2 per ping for rr
-for n in g2h h2g rr; do
+for n in g2h h2g g2h-p4 h2g-p4 rr; do
     for vmm in $VMMS; do
         k=$(med $vmm exits-$n 3) u=$(med $vmm exits-$n 4)
         if [ $n = rr ]; then p=$(med $vmm rr-packets); else p=$(med $vmm $n-bytes | awk '{ printf "%d", $1 / 1448 }'); fi
