@@ -79,8 +79,8 @@ ssize_t tap_write_frame(struct tap *t, const void *frame, size_t len)
 ssize_t tap_write_frame_v(struct tap *t, const struct virtio_net_hdr *vh, const struct iovec *iov,
                           int iovcnt)
 {
-    struct iovec v[5];
-    if (iovcnt < 0 || iovcnt > 4)
+    struct iovec v[1 + TAP_MAX_IOV];
+    if (iovcnt < 0 || iovcnt > TAP_MAX_IOV)
         return -EINVAL;
     v[0].iov_base = (void *)vh;
     v[0].iov_len = sizeof(*vh);

@@ -32,8 +32,10 @@ int tap_set_vlan(struct tap *t, uint16_t vid);
 /* One Ethernet frame out to the switch (a zero virtio_net_hdr: no offloads).
  * Returns len, or a negative errno (-EAGAIN when the queue is full). */
 ssize_t tap_write_frame(struct tap *t, const void *frame, size_t len);
+#define TAP_MAX_IOV 32 /* pieces of one frame tap_write_frame_v takes */
 /* One frame out with its virtio_net_hdr VH (checksum or segmentation left to do), the
- * frame in IOVCNT (at most 4) pieces. Returns the frame length or a negative errno. */
+ * frame in IOVCNT (at most TAP_MAX_IOV) pieces. Returns the frame length or a negative
+ * errno. */
 ssize_t tap_write_frame_v(struct tap *t, const struct virtio_net_hdr *vh, const struct iovec *iov,
                           int iovcnt);
 /* Which offloads the kernel may leave to us in frames we read (TUNSETOFFLOAD: TUN_F_CSUM,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/endian.h"
 #include "core/log.h"
 #include "vsp/netvsp_offload.h"
 #include "vsp/nvsp.h"
@@ -306,12 +307,15 @@ int netvsp_tap_txv(void *tap, const struct virtio_net_hdr *vh, const struct iove
     return n < 0 ? (int)n : 0;
 }
 
-/* A frame from the guest (in n->scratch, so ours to fix up), under the port's policy,
- * with its offload work, to the backend. */
-static void guest_frame(struct netvsp *n, uint8_t *frame, uint32_t len,
+/* A frame from the guest, under the port's policy, with its offload work, to the
+ * backend: its first HEAD_LEN bytes at FRAME (in n->scratch, so ours to fix up), the
+ * rest, if any, TAIL (TAIL_CNT pieces of guest memory, which only an offloading backend
+ * takes: netvsp_send_direct), LEN bytes in all. */
+static void guest_frame(struct netvsp *n, uint8_t *frame, uint32_t head_len,
+                        const struct iovec *tail, int tail_cnt, uint32_t len,
                         const struct rndis_pkt_info *info)
 {
-    if (len < 14 || len > NETVSP_MAX_RNDIS) {
+    if (len < 14 || len > NETVSP_MAX_RNDIS || head_len < 14 || (tail_cnt && !n->txv)) {
         n->stats.tx_dropped++;
         return;
     }
@@ -333,7 +337,10 @@ static void guest_frame(struct netvsp *n, uint8_t *frame, uint32_t len,
     uint8_t tag[4] = { 0x81, 0x00, (uint8_t)(n->port.vlan_id >> 8), (uint8_t)n->port.vlan_id };
     int ret;
     if (n->txv) {
-        struct iovec iov[3] = { { frame, 12 }, { tag, 4 }, { frame + 12, len - 12 } };
+        /* the offload may have trimmed padding: the head, then as much tail as is left */
+        uint32_t head = len < head_len ? len : head_len;
+        _Static_assert(3 + NETVSP_DIRECT_IOV <= TAP_MAX_IOV, "a direct frame fits the TAP's writev");
+        struct iovec iov[3 + NETVSP_DIRECT_IOV] = { { frame, 12 }, { tag, 4 }, { frame + 12, head - 12 } };
         int cnt = 3;
         if (n->port.vlan_id) {
             /* the tag moves the headers: offsets count from the frame's start */
@@ -342,8 +349,14 @@ static void guest_frame(struct netvsp *n, uint8_t *frame, uint32_t len,
             if (vh.hdr_len)
                 vh.hdr_len = (uint16_t)(vh.hdr_len + 4);
         } else {
-            iov[0].iov_len = len;
+            iov[0].iov_len = head;
             cnt = 1;
+        }
+        for (uint32_t left = len - head, i = 0; left && i < (uint32_t)tail_cnt; i++) {
+            iov[cnt] = tail[i];
+            if (iov[cnt].iov_len > left)
+                iov[cnt].iov_len = left;
+            left -= (uint32_t)iov[cnt++].iov_len;
         }
         ret = n->txv(n->tx_ctx, &vh, iov, cnt);
     } else if (work) {
@@ -386,8 +399,8 @@ static int handle_rndis(struct netvsp *n, struct vmbus_channel *ch, size_t len)
             return -EINVAL;
         if (r.type == RNDIS_MSG_PACKET) {
             /* r.packet.frame points into n->scratch */
-            guest_frame(n, n->scratch + (r.packet.frame - n->scratch), r.packet.frame_len,
-                        &r.packet.info);
+            guest_frame(n, n->scratch + (r.packet.frame - n->scratch), r.packet.frame_len, NULL,
+                        0, r.packet.frame_len, &r.packet.info);
         } else {
             uint8_t resp[320];
             size_t rl = rndis_dev_control(&n->rndis, &r, resp, sizeof(resp));
@@ -399,11 +412,77 @@ static int handle_rndis(struct netvsp *n, struct vmbus_channel *ch, size_t len)
     return 0;
 }
 
+/* A large frame the guest sends as one RNDIS PACKET over GPA-direct ranges (Linux: an
+ * LSO segment, header range + skb pieces): only the first NETVSP_DIRECT_HEAD bytes -
+ * the RNDIS header, PPIs and the frame's headers, which the VSP reads and fixes up -
+ * are copied; the rest goes to the backend from guest memory (a guest changing it
+ * meanwhile changes only its own frame). True when the packet was sent this way; false
+ * for any other packet, which gather() then takes. */
+static bool send_direct(struct netvsp *n, const struct vmbus_packet *pkt, const struct nvsp_msg *m)
+{
+    if (!n->txv || pkt->type != VMBUS_PACKET_DATA_USING_GPA_DIRECT ||
+        m->rndis_pkt.section_index != NVSP_NO_SECTION)
+        return false;
+    struct nvsp_gpa_chunk c[NETVSP_DIRECT_IOV];
+    uint64_t total;
+    int cnt = nvsp_gpa_direct_chunks(pkt->raw, pkt->raw_len, c, NETVSP_DIRECT_IOV, &total);
+    const uint32_t H = NETVSP_DIRECT_HEAD;
+    if (cnt <= 0 || total <= H + 1024 || total > NETVSP_MAX_RNDIS)
+        return false;
+    const struct guest_mem *gm = vmbus_channel_gmem(n->ch);
+    int ci = 0;
+    uint32_t coff = 0;
+    for (uint32_t pos = 0; pos < H;) {
+        uint32_t take = c[ci].len - coff < H - pos ? c[ci].len - coff : H - pos;
+        if (gmem_read(gm, c[ci].gpa + coff, n->scratch + pos, take))
+            return false;
+        pos += take;
+        coff += take;
+        if (coff == c[ci].len)
+            ci++, coff = 0;
+    }
+    uint8_t *b = n->scratch;
+    uint64_t frame_off = 8 + (uint64_t)get_le32(b + 8), frame_len = get_le32(b + 12);
+    /* the frame's headers (Ethernet, a tag, IPv6, TCP with options) in the head */
+    if (get_le32(b) != RNDIS_MSG_PACKET || get_le32(b + 4) != total || frame_off + 128 > H ||
+        frame_off + frame_len > total || frame_off + frame_len <= H)
+        return false;
+    /* the parser sees a PACKET of the head alone (its PPIs must lie there) */
+    put_le32(b + 4, H);
+    put_le32(b + 12, (uint32_t)(H - frame_off));
+    struct rndis_msg r;
+    if (rndis_parse(b, H, &r) || r.type != RNDIS_MSG_PACKET || r.packet.frame != b + frame_off)
+        return false;
+    /* offload header offsets the guest gives must point into the head too */
+    const struct rndis_pkt_info *info = &r.packet.info;
+    uint32_t hdr_off = info->has_lso ? RNDIS_LSO_TCP_HDR_OFFSET(info->lso)
+                     : info->has_csum ? RNDIS_CSUM_TX_TCP_HDR_OFFSET(info->csum) : 0;
+    if (hdr_off + 60 > H - frame_off)
+        return false;
+    struct iovec tail[NETVSP_DIRECT_IOV];
+    int tn = 0;
+    for (uint64_t left = frame_off + frame_len - H; left; ci++, coff = 0) {
+        if (ci >= cnt)
+            return false;
+        uint32_t take = c[ci].len - coff < left ? c[ci].len - coff : (uint32_t)left;
+        void *p = gmem_ptr(gm, c[ci].gpa + coff, take);
+        if (!p)
+            return false;
+        tail[tn++] = (struct iovec){ p, take };
+        left -= take;
+    }
+    guest_frame(n, b + frame_off, (uint32_t)(H - frame_off), tail, tn, (uint32_t)frame_len, info);
+    return true;
+}
+
 static void on_rndis_pkt(struct netvsp *n, struct vmbus_channel *ch, unsigned q,
                          const struct vmbus_packet *pkt, const struct nvsp_msg *m)
 {
-    long len = gather(n, pkt, m);
-    int ret = len < 0 ? (int)len : handle_rndis(n, ch, (size_t)len);
+    int ret = 0;
+    if (!send_direct(n, pkt, m)) {
+        long len = gather(n, pkt, m);
+        ret = len < 0 ? (int)len : handle_rndis(n, ch, (size_t)len);
+    }
     if (ret)
         n->stats.bad_packets++;
     n->stats.tx_queue[q]++;

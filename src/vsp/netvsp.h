@@ -33,14 +33,16 @@
 #define NETVSP_RX_FRAME_MAX 65600    /* largest frame from the TAP (a 64 KiB IP packet, tagged) */
 #define NETVSP_RSC_MAX_FRAGS 48      /* receive sub-allocations one coalesced frame may use */
 #define NETVSP_MAX_QUEUES 8          /* channels per NIC (primary + sub-channels) */
+#define NETVSP_DIRECT_HEAD 320       /* bytes of a large GPA-direct frame copied (its headers) */
+#define NETVSP_DIRECT_IOV 24         /* guest pages a frame sent from guest memory may span */
 
 /* Where frames from the guest go: 0 or a negative errno (counted as dropped). */
 typedef int (*netvsp_tx_fn)(void *ctx, const void *frame, uint32_t len);
 /* The TAP backend: ctx is a struct tap *. */
 int netvsp_tap_tx(void *tap, const void *frame, uint32_t len);
 /* A backend that takes offload work along with the frame: VH says what is left to do
- * (a checksum to fill, a large TCP segment to cut), the frame is in IOVCNT (<= 4)
- * pieces. 0 or a negative errno. */
+ * (a checksum to fill, a large TCP segment to cut), the frame is in IOVCNT
+ * (<= TAP_MAX_IOV) pieces, some of them guest memory. 0 or a negative errno. */
 typedef int (*netvsp_txv_fn)(void *ctx, const struct virtio_net_hdr *vh, const struct iovec *iov,
                              int iovcnt);
 /* The TAP backend with offloads (ctx: struct tap *). */

@@ -370,3 +370,113 @@ TEST(offload_checksum_matches_rfc1071_for_any_length_and_alignment)
         CHECK_EQ(csum_fold(csum_add(start, buf + off, len)), csum_fold(csum_reference(start, buf + off, len)));
     }
 }
+
+static uint8_t whole[70000];
+static uint32_t whole_len;
+static int whole_cnt;
+
+/* A backend keeping the whole frame (and how many pieces it came in). */
+static int capture_whole(void *ctx, const struct virtio_net_hdr *vh, const struct iovec *iov, int cnt)
+{
+    whole_len = 0;
+    for (int i = 0; i < cnt; i++) {
+        CHECK(whole_len + iov[i].iov_len <= sizeof(whole));
+        memcpy(whole + whole_len, iov[i].iov_base, iov[i].iov_len);
+        whole_len += (uint32_t)iov[i].iov_len;
+    }
+    whole_cnt = cnt;
+    last_vh = *vh;
+    return 0;
+}
+
+/* Linux's large send: a GPA-direct packet whose first range is the RNDIS header and
+ * PPIs (page 600) and the second the frame (from page 610 + 0x100, over pages). */
+static uint64_t send_split(struct ng *f, const uint8_t *rndis, uint32_t hlen, const uint8_t *frame,
+                           uint32_t flen)
+{
+    memcpy(fake_gpa(&f->g.vm, fake_page(600)), rndis, hlen);
+    memcpy(fake_gpa(&f->g.vm, fake_page(610) + 0x100), frame, flen);
+    uint8_t hdr[8 + 16 + 16 + 8 * 20] = { 0 };
+    uint32_t pages = (0x100 + flen + 4095) / 4096, n = 8;
+    uint32_t v[2] = { 0, 2 };
+    memcpy(hdr, v, 8);
+    uint32_t r0[2] = { hlen, 0 };
+    memcpy(hdr + n, r0, 8);
+    uint64_t pfn = fake_page(600) / 4096;
+    memcpy(hdr + n + 8, &pfn, 8);
+    n += 16;
+    uint32_t r1[2] = { flen, 0x100 };
+    memcpy(hdr + n, r1, 8);
+    for (uint32_t i = 0; i < pages; i++) {
+        pfn = fake_page(610) / 4096 + i;
+        memcpy(hdr + n + 8 + 8 * i, &pfn, 8);
+    }
+    n += 8 + 8 * pages;
+    n = (n + 7) & ~7u;
+    uint8_t m[40] = { 0 };
+    uint32_t w[3] = { NVSP_MSG1_SEND_RNDIS_PKT, NVSP_CHANNEL_TYPE_DATA, NVSP_NO_SECTION };
+    memcpy(m, w, 12);
+    uint64_t tid = ++f->tid;
+    CHECK(tg_ring_write_ext(&f->out, VMBUS_PACKET_DATA_USING_GPA_DIRECT, tid, hdr, n, m, 40) >= 0);
+    ng_signal(f);
+    return tid;
+}
+
+/* An RNDIS PACKET header with the frame length and the LSO PPI, then the header's bytes
+ * (the frame follows in another range). */
+static uint32_t lso_header(uint8_t *out, uint32_t frame_len, uint32_t lso)
+{
+    static uint8_t tmp[70000];
+    struct rndis_pkt_info info = { .has_lso = true, .lso = lso };
+    size_t total = rndis_build_packet(tmp, sizeof(tmp), whole, frame_len, &info);
+    uint32_t hlen = (uint32_t)(total - frame_len);
+    memcpy(out, tmp, hlen);
+    return hlen;
+}
+
+TEST(netvsp_large_send_goes_to_the_backend_from_guest_memory)
+{
+    struct ng f;
+    ng_setup(&f, NULL);
+    netvsp_set_txv(&f.n, capture_whole);
+    ng_probe(&f);
+    static uint8_t fr[62000], ref[62000];
+    uint8_t hdr[512], raw[512];
+    for (uint32_t len = 3000; len <= 62000; len += 29500) {
+        linux_lso_frame(fr, len);
+        memcpy(ref, fr, len);
+        uint32_t lso = 1448u | (34u << 20) | (1u << 30);
+        uint32_t hl = lso_header(hdr, len, lso);
+        uint64_t t = send_split(&f, hdr, hl, fr, len);
+        const uint8_t *p = expect_comp(&f, raw, t, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+        CHECK_EQ(get32(p + 4), NVSP_STAT_SUCCESS);
+        /* the frame whole, as offloads leave it (IP lengths and pseudo checksum set) */
+        CHECK_EQ(whole_len, len);
+        CHECK_EQ(last_vh.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+        CHECK_EQ(whole[16] << 8 | whole[17], len - 14);
+        CHECK(!memcmp(whole + 54, ref + 54, len - 54));
+        /* not gathered: the head, then page pieces of guest memory */
+        CHECK(whole_cnt > 1);
+    }
+    CHECK_EQ(f.n.stats.tx_lso, 3);
+    /* headers the guest puts past the copied head: taken the gathering way, same frame */
+    uint32_t len = 20000;
+    linux_lso_frame(fr, len);
+    uint32_t hl = lso_header(hdr, len, 1448u | (34u << 20) | (1u << 30));
+    uint32_t doff = get32(hdr + 8);
+    memset(hdr + hl, 0, 200); /* the frame starts 200 bytes later */
+    uint32_t nd = doff + 200, total = hl + 200 + len;
+    memcpy(hdr + 8, &nd, 4);
+    memcpy(hdr + 4, &total, 4);
+    uint64_t t = send_split(&f, hdr, hl + 200, fr, len);
+    expect_comp(&f, raw, t, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+    CHECK_EQ(whole_len, len);
+    CHECK_EQ(whole_cnt, 1);
+    CHECK_EQ(f.n.stats.tx_lso, 4);
+    /* a header offset outside the head: dropped (gathered, the offload refuses it) */
+    hl = lso_header(hdr, len, 1448u | (400u << 20) | (1u << 30));
+    t = send_split(&f, hdr, hl, fr, len);
+    expect_comp(&f, raw, t, NVSP_MSG1_SEND_RNDIS_PKT_COMPLETE);
+    CHECK_EQ(f.n.stats.tx_dropped, 1);
+    ng_free(&f);
+}
