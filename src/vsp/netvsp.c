@@ -649,6 +649,45 @@ static size_t build_frag(void *ctx, uint32_t i, uint8_t *out, const uint8_t **ta
     return rndis_build_packet_header(out, NETVSP_RECV_SUB_ALLOC, len, &c->info);
 }
 
+/* deliver() under the host lock. */
+static int deliver_locked(struct netvsp *n, uint8_t *f, uint32_t len, uint32_t csum_ppi)
+{
+    if (!n->rndis.initialized || !n->recv_busy)
+        return -ENOTCONN;
+    if (!rndis_dev_accepts(&n->rndis, f))
+        return -EPERM;
+    struct rsc_chain c = { .frame = f, .len = len, .per_frag = len, .count = 1 };
+    c.info.has_csum = csum_ppi && n->rndis.rx_csum;
+    c.info.csum = csum_ppi;
+    /* the queue the guest's RSS table names (0 without RSS or if it is not open), and
+     * the hash itself for the guest's skb (NBL_HASH_VALUE, as Hyper-V sends with vRSS) */
+    uint32_t hash;
+    unsigned q = rss_queue(&n->rndis.rss, f, len, &hash);
+    if (q >= n->queues || !n->chans[q])
+        q = 0;
+    c.info.has_hash = hash != 0;
+    c.info.hash = hash;
+    bool rsc = rndis_packet_size(len, &c.info) > NETVSP_RECV_SUB_ALLOC;
+    if (rsc) {
+        if (!n->rndis.rsc)
+            return -EMSGSIZE;
+        c.info.has_frag = true;
+        c.info.frag = RNDIS_PKTINFO_ID_V1 | (uint32_t)(n->rsc_id++) << 16;
+        c.per_frag = (uint32_t)(NETVSP_RECV_SUB_ALLOC - rndis_packet_size(0, &c.info));
+        c.count = (len + c.per_frag - 1) / c.per_frag;
+    }
+    int ret = to_guest_n(n, n->chans[q], c.count, build_frag, &c, NVSP_CHANNEL_TYPE_DATA);
+    if (ret) {
+        n->stats.rx_dropped++;
+        return ret;
+    }
+    n->stats.rx_queue[q]++;
+    n->stats.rx_frames++;
+    n->stats.rx_csum_ok += c.info.has_csum;
+    n->stats.rx_rsc += rsc;
+    return 0;
+}
+
 /* Host -> guest: frame F (writable: an access port's tag is taken out in place) with a
  * receive checksum PPI value (0: none). Frames larger than a sub-allocation go as an
  * RSC chain when the guest takes those. */
@@ -664,43 +703,11 @@ static int deliver(struct netvsp *n, uint8_t *f, uint32_t len, uint32_t csum_ppi
         memmove(f + 12, f + 16, len - 16);
         len -= 4;
     }
-    struct rsc_chain c = { .frame = f, .len = len, .per_frag = len, .count = 1 };
-    c.info.has_csum = csum_ppi && n->rndis.rx_csum;
-    c.info.csum = csum_ppi;
-    bool rsc = rndis_packet_size(len, &c.info) > NETVSP_RECV_SUB_ALLOC;
-    if (rsc) {
-        if (!n->rndis.rsc)
-            return -EMSGSIZE;
-        c.info.has_frag = true;
-        c.info.frag = RNDIS_PKTINFO_ID_V1 | (uint32_t)(n->rsc_id++) << 16;
-        c.per_frag = (uint32_t)(NETVSP_RECV_SUB_ALLOC - rndis_packet_size(0, &c.info));
-        c.count = (len + c.per_frag - 1) / c.per_frag;
-    }
-    int ret;
     struct vmbus_channel *ch = n->ch; /* channels live as long as the host */
     if (!ch)
         return -ENOTCONN;
     vmbus_channel_lock(ch);
-    if (!n->rndis.initialized || !n->recv_busy) {
-        ret = -ENOTCONN;
-    } else if (!rndis_dev_accepts(&n->rndis, f)) {
-        ret = -EPERM;
-    } else {
-        /* the queue the guest's RSS table names (0 without RSS or if it is not open) */
-        uint32_t hash;
-        unsigned q = rss_queue(&n->rndis.rss, f, len, &hash);
-        if (q >= n->queues || !n->chans[q])
-            q = 0;
-        ret = to_guest_n(n, n->chans[q], c.count, build_frag, &c, NVSP_CHANNEL_TYPE_DATA);
-        if (ret) {
-            n->stats.rx_dropped++;
-        } else {
-            n->stats.rx_queue[q]++;
-            n->stats.rx_frames++;
-            n->stats.rx_csum_ok += c.info.has_csum;
-            n->stats.rx_rsc += rsc;
-        }
-    }
+    int ret = deliver_locked(n, f, len, csum_ppi);
     vmbus_channel_unlock(ch);
     return ret;
 }

@@ -446,6 +446,11 @@ TEST(netvsp_receive_queues_sub_channels_and_rss)
     int n2 = tg_ring_read_raw(&in2, raw, sizeof(raw));
     CHECK(n2 > 0);
     CHECK_EQ(raw[0], VMBUS_PACKET_DATA_USING_XFER_PAGES);
+    /* with its Toeplitz hash for the guest's skb (NBL_HASH_VALUE) */
+    struct rndis_msg pm;
+    CHECK_EQ(rndis_parse(fake_gpa(&f.g.vm, fake_page(RECV_PAGE) + get32(raw + 28)), get32(raw + 24), &pm), 0);
+    CHECK(pm.packet.info.has_hash);
+    CHECK_EQ(pm.packet.info.hash, 0xafc7327f);
     /* flow B (0x51ccc178, even) stays on queue 0 */
     tcp_frame(fr, b_src, 2794, b_dst, 1766);
     CHECK_EQ(netvsp_deliver_frame(&f.n, fr, 60), 0);
