@@ -314,6 +314,15 @@ static uint16_t on_tl_connect(struct vmbus_host *host, const uint8_t *m)
     return HV_STATUS_SUCCESS;
 }
 
+/* Host lock held: the offered sub-channels of primary CH rescinded (none if CH is one). */
+static void rescind_subchannels(struct vmbus_channel *ch)
+{
+    struct vmbus_host *host = ch->host;
+    for (unsigned i = 0; i < host->nchans && !ch->primary; i++)
+        if (host->chans[i].primary == ch && offered_state(host->chans[i].state))
+            vmbus_channel_rescind(&host->chans[i]);
+}
+
 static uint16_t dispatch(struct vmbus_host *host, uint32_t vp, const uint8_t *m, uint32_t len)
 {
     struct vmbus_msg_header h;
@@ -342,9 +351,7 @@ static uint16_t dispatch(struct vmbus_host *host, uint32_t vp, const uint8_t *m,
          * primary, and frees them on the rescind), so the next instance - a netvsc
          * re-attached for an MTU or channel-count change - asks again and gets fresh
          * offers, which it waits for. */
-        for (unsigned i = 0; i < host->nchans && !ch->primary; i++)
-            if (host->chans[i].primary == ch && offered_state(host->chans[i].state))
-                vmbus_channel_rescind(&host->chans[i]);
+        rescind_subchannels(ch);
         return HV_STATUS_SUCCESS;
     }
     case CHANNELMSG_RELID_RELEASED: {
@@ -501,9 +508,7 @@ int vmbus_channel_rescind(struct vmbus_channel *ch)
         rc = -1;
     } else {
         /* A primary takes its sub-channels with it (they come after it in the array). */
-        for (unsigned i = 0; i < host->nchans && !ch->primary; i++)
-            if (host->chans[i].primary == ch && offered_state(host->chans[i].state))
-                vmbus_channel_rescind(&host->chans[i]);
+        rescind_subchannels(ch);
         vmbus_channel_close_locked(ch);
         if (host->conn == VMBUS_CONNECTED && host->offers_sent) {
             ch->state = VMBUS_CH_RESCINDED;
