@@ -37,8 +37,7 @@ uint16_t csum_fold(uint32_t sum)
     return (uint16_t)sum;
 }
 
-/* The IP header's offset and version after the Ethernet header (one 802.1Q tag). */
-static int l3_start(const uint8_t *f, uint32_t len, uint32_t *l3, uint8_t *version)
+int pkt_l3_start(const uint8_t *f, uint32_t len, uint32_t *l3, uint8_t *version)
 {
     if (len < 14)
         return -EINVAL;
@@ -83,7 +82,7 @@ static int l4_header_fits(const struct pkt_layout *l)
 
 int pkt_layout_parse(const uint8_t *f, uint32_t len, struct pkt_layout *l)
 {
-    if (l3_start(f, len, &l->l3_off, &l->ip_version))
+    if (pkt_l3_start(f, len, &l->l3_off, &l->ip_version))
         return -EINVAL;
     const uint8_t *ip = f + l->l3_off;
     if (l->ip_version == 4) {
@@ -109,7 +108,7 @@ int pkt_layout_parse(const uint8_t *f, uint32_t len, struct pkt_layout *l)
 int pkt_layout_given(const uint8_t *f, uint32_t len, uint32_t l4_off, uint8_t proto,
                      bool lengths_from_frame, struct pkt_layout *l)
 {
-    if (l3_start(f, len, &l->l3_off, &l->ip_version))
+    if (pkt_l3_start(f, len, &l->l3_off, &l->ip_version))
         return -EINVAL;
     if (proto != PKT_PROTO_TCP && proto != PKT_PROTO_UDP)
         return -EINVAL;

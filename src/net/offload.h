@@ -31,6 +31,9 @@ uint16_t csum_fold(uint32_t sum);
 /* The layout of a plain IPv4 (any header length) or IPv6 (no extension headers)
  * TCP/UDP frame: -EINVAL for anything else or when a length does not fit. */
 int pkt_layout_parse(const uint8_t *f, uint32_t len, struct pkt_layout *l);
+/* The IP header's offset *L3 and version (4 or 6) after the Ethernet header of F (one
+ * 802.1Q tag skipped): 0, or -EINVAL for a frame too short or not IP. */
+int pkt_l3_start(const uint8_t *f, uint32_t len, uint32_t *l3, uint8_t *version);
 /* The layout a sender names: L4_OFF and PROTO given, IPv4 or IPv6 (extension headers
  * allowed before L4_OFF). With LENGTHS_FROM_FRAME (large send: the sender left the IP
  * lengths zero) l4_len runs to the end of the frame; otherwise it comes from the IP

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "net/offload.h"
+
 uint32_t rss_toeplitz(const uint8_t key[RSS_KEY_SIZE], const uint8_t *in, size_t len)
 {
     /* each set input bit adds the 32 key bits that start at its position */
@@ -19,10 +21,12 @@ uint32_t rss_toeplitz(const uint8_t key[RSS_KEY_SIZE], const uint8_t *in, size_t
     return hash;
 }
 
-/* The hash input of an IP packet at IP (LEN bytes) under TYPES: its length, 0 if none. */
-static size_t hash_input(uint32_t types, const uint8_t *ip, size_t len, uint8_t in[36])
+/* The hash input of the IP packet (version VERSION) at IP, LEN bytes, under TYPES:
+ * its length, 0 if none. */
+static size_t hash_input(uint32_t types, uint8_t version, const uint8_t *ip, size_t len,
+                         uint8_t in[36])
 {
-    if (len >= 20 && ip[0] >> 4 == 4) {
+    if (version == 4 && len >= 20 && ip[0] >> 4 == 4) {
         size_t ihl = (size_t)(ip[0] & 15) * 4;
         if (ihl < 20 || ihl > len)
             return 0;
@@ -34,7 +38,7 @@ static size_t hash_input(uint32_t types, const uint8_t *ip, size_t len, uint8_t 
         }
         return types & RSS_HASH_IPV4 ? 8 : 0;
     }
-    if (len >= 40 && ip[0] >> 4 == 6) {
+    if (version == 6 && len >= 40 && ip[0] >> 4 == 6) {
         memcpy(in, ip + 8, 32);
         if ((types & RSS_HASH_TCP_IPV6) && ip[6] == 6 && len >= 44) {
             memcpy(in + 32, ip + 40, 4);
@@ -45,21 +49,15 @@ static size_t hash_input(uint32_t types, const uint8_t *ip, size_t len, uint8_t 
     return 0;
 }
 
-unsigned rss_queue(const struct rss_config *c, const uint8_t *frame, size_t len, uint32_t *hash)
+unsigned rss_queue(const struct rss_config *c, const uint8_t *frame, uint32_t len, uint32_t *hash)
 {
     *hash = 0;
-    if (!c->enabled || c->table_size == 0 || len < 14)
-        return 0;
-    size_t l2 = 14;
-    uint16_t type = (uint16_t)(frame[12] << 8 | frame[13]);
-    if (type == 0x8100 && len >= 18) {
-        type = (uint16_t)(frame[16] << 8 | frame[17]);
-        l2 = 18;
-    }
-    if (type != 0x0800 && type != 0x86DD)
+    uint32_t l3;
+    uint8_t version;
+    if (!c->enabled || c->table_size == 0 || pkt_l3_start(frame, len, &l3, &version))
         return 0;
     uint8_t in[36];
-    size_t n = hash_input(c->hash_types, frame + l2, len - l2, in);
+    size_t n = hash_input(c->hash_types, version, frame + l3, len - l3, in);
     if (n == 0)
         return 0;
     *hash = rss_toeplitz(c->key, in, n);

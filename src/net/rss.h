@@ -36,6 +36,6 @@ uint32_t rss_toeplitz(const uint8_t key[RSS_KEY_SIZE], const uint8_t *in, size_t
  * selects, or queue 0 when RSS is off or no enabled hash type applies (not IP, an
  * IPv6 header with extension headers is hashed over the addresses only, an IPv4
  * fragment over the addresses only). *HASH gets the hash (0 if none). */
-unsigned rss_queue(const struct rss_config *c, const uint8_t *frame, size_t len, uint32_t *hash);
+unsigned rss_queue(const struct rss_config *c, const uint8_t *frame, uint32_t len, uint32_t *hash);
 
 #endif
