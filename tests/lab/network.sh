@@ -12,10 +12,10 @@
 # Checks: every NIC appears with its MAC (NIC 0's generated 00:15:5d:.. as status says);
 # A pings the host and moves a TCP stream to and from the host with matching MD5s
 # (busybox nc both sides; NETWORK_STREAM_MIB, default 2: the issue's 100 MiB takes
-# about 8 minutes more under the lab's emulation, at ~0.25 MiB/s guest to host, and
-# the longer a stream runs the likelier the unexplained nested crash of issue 6 - the
-# guest or the lab's own kernel dies mid-stream, seen with 8 MiB in about 1 run in 4 -
-# so CI keeps it short); A and B reach each other on the private switch and A does
+# about 2 minutes more under the lab's emulation, at ~1.2 MiB/s guest to host with the
+# guest's md5sum, and the longer a stream runs the likelier the lab's nested crash
+# (README, "The lab") - the guest or the lab's own kernel dies mid-stream, seen with
+# 100 MiB in 2 runs of 4 - so CI keeps it short); A and B reach each other on the private switch and A does
 # not reach the host through it; same VLAN reaches, different VLANs don't (both
 # switches); A changing its MAC on a protected port gets nothing through (and the port
 # counts spoofed frames), on the spoofing=allow port it still does; the host takes
