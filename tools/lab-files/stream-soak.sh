@@ -4,7 +4,9 @@
 # virtio-net on a TAP in the same bridge: the same workload under another VMM, to tell
 # a VMM's fault from the lab's). MD5=1 has the guest checksum both streams as
 # tests/lab/network.sh does (tee + md5sum). Every 10 s the bytes the host received are
-# printed, at each round's end the guest console's tail and a "SOAK round" summary.
+# printed, at each round's end the guest console's tail and a "SOAK round" summary;
+# TRACE=1 also records the lab kernel's KVM events and prints the last ones of a round
+# whose guest died.
 # It was written for the nested-guest crash of issue 6 (README, "The lab"). Run:
 #   tools/lab run --with-qemu --timeout 3000 --add tests/lab/inlab.sh:/lab/inlab.sh \
 #       --add tools/lab-files/stream-soak.sh:/lab/soak.sh -- env MIB=100 sh /lab/soak.sh
@@ -36,6 +38,16 @@ timeout 900 nc 192.0.2.1 \$((P + 2)) 0<>/tmp/hold $sum_in
 echo "SOAK-H2G got in \$(( \$(date +%s) - t0 )) s"
 G
 dd if=/dev/urandom of=/tmp/hseed bs=1048576 count=1 2>/dev/null
+# TRACE=1: the lab kernel's KVM trace events (exits, injected exceptions and interrupts,
+# emulated instructions) in its ring buffer; a round whose guest dies prints its tail
+T=/sys/kernel/tracing
+if [ "${TRACE:-0}" = 1 ]; then
+    [ -e $T/trace ] || mount -t tracefs nodev $T || exit 1
+    echo 8192 > $T/buffer_size_kb
+    for e in kvm_exit kvm_inj_exception kvm_inj_virq kvm_emulate_insn kvm_userspace_exit kvm_nested_vmexit; do
+        [ -e $T/events/kvm/$e/enable ] && echo 1 > $T/events/kvm/$e/enable
+    done
+fi
 r=1
 while [ $r -le $ROUNDS ]; do
     : > /tmp/console
@@ -59,6 +71,11 @@ while [ $r -le $ROUNDS ]; do
         echo "soak $VMM round $r: ${t} s: host received $(stat -c %s /tmp/recv 2>/dev/null) bytes"
     done
     sleep 2
+    if [ "${TRACE:-0}" = 1 ] && ! grep -q "SOAK-END exit 0" /tmp/console; then
+        echo 0 > $T/tracing_on
+        echo "soak: the lab kernel's last KVM events:"; tail -n 120 $T/trace | sed 's/^/  /'
+        : > $T/trace; echo 1 > $T/tracing_on
+    fi
     echo "soak: guest console end:"; tail -n 6 /tmp/console | sed 's/^/  /'
     echo "SOAK round $r $VMM: $(grep -o 'SOAK-[A-Z2]* [a-z]* in [0-9]* s' /tmp/console | tr '\n' ' ') $(grep -o 'SOAK-END.*' /tmp/console) received $(stat -c %s /tmp/recv)"
     r=$((r + 1))
