@@ -44,7 +44,7 @@ T=/sys/kernel/tracing
 if [ "${TRACE:-0}" = 1 ]; then
     [ -e $T/trace ] || mount -t tracefs nodev $T || exit 1
     echo 8192 > $T/buffer_size_kb
-    for e in kvm_exit kvm_inj_exception kvm_inj_virq kvm_emulate_insn kvm_userspace_exit kvm_nested_vmexit; do
+    for e in kvm_exit kvm_msr kvm_inj_exception kvm_inj_virq kvm_emulate_insn kvm_userspace_exit kvm_page_fault; do
         [ -e $T/events/kvm/$e/enable ] && echo 1 > $T/events/kvm/$e/enable
     done
 fi
