@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/vcpu_postmortem.h"
 #include "core/vm_hv.h"
 
 #define SIG_VCPU_KICK SIGUSR1
@@ -142,6 +143,7 @@ static void *vcpu_thread(void *arg)
 
     snprintf(name, sizeof(name), "vcpu%d", v->index);
     pthread_setname_np(pthread_self(), name);
+    vcpu_postmortem_arm(v);
     while (atomic_load(&vm->stop_reason) == VM_RUNNING) {
         if (atomic_load(&vm->paused)) {
             vm_pause_point(vm);
@@ -162,6 +164,8 @@ static void *vcpu_thread(void *arg)
             vm_request_stop(vm, VM_STOP_VMM_ERROR);
             break;
         }
+        if (v->run->exit_reason != KVM_EXIT_SHUTDOWN)
+            vcpu_postmortem_record(v);
         switch (v->run->exit_reason) {
         case KVM_EXIT_IO:
             if (vm_hv_handle_io(v)) {
@@ -186,6 +190,7 @@ static void *vcpu_thread(void *arg)
             break;
         case KVM_EXIT_SHUTDOWN:
             vcpu_log_state(v, "triple fault");
+            vcpu_postmortem_report(v);
             vm_request_stop(vm, VM_STOP_TRIPLE_FAULT);
             break;
         case KVM_EXIT_SYSTEM_EVENT:

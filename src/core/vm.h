@@ -11,6 +11,7 @@
 #include "core/console.h"
 #include "core/guest_mem.h"
 #include "core/io_bus.h"
+#include "core/vcpu_postmortem.h"
 #include "core/machine.h"
 #include "core/vm_config.h"
 #include "dev/acpi_pm.h"
@@ -36,6 +37,7 @@ struct vcpu {
     pthread_t thread;
     int started;
     _Atomic uint64_t exits[EXIT_KINDS];
+    struct vcpu_postmortem pm;
 };
 
 struct vm {

@@ -6,7 +6,8 @@
 # tests/lab/network.sh does (tee + md5sum). Every 10 s the bytes the host received are
 # printed, at each round's end the guest console's tail and a "SOAK round" summary;
 # TRACE=1 also records the lab kernel's KVM events and prints the last ones of a round
-# whose guest died.
+# whose guest died. Viridian runs with VIRIDIAN_POSTMORTEM=1: at a triple fault it walks
+# the guest's page tables for the last RIP, the IDT and its #PF and #DF handlers.
 # It was written for the nested-guest crash of issue 6 (README, "The lab"). Run:
 #   tools/lab run --with-qemu --timeout 3000 --add tests/lab/inlab.sh:/lab/inlab.sh \
 #       --add tools/lab-files/stream-soak.sh:/lab/soak.sh -- env MIB=100 sh /lab/soak.sh
@@ -16,6 +17,8 @@ ROUNDS=${ROUNDS:-1}
 VMM=${VMM:-viridian}
 GUEST_MEMORY=256M GUEST_CPUS=1
 export VIRIDIAN_STATE_DIR=/tmp/state
+# a triple fault's guest page-table walks on the console (src/core/vcpu_postmortem.h)
+export VIRIDIAN_POSTMORTEM=1
 modprobe tun && modprobe bridge || exit 1
 viridian switch create soak --type internal > /dev/null || exit 1
 ip addr add 192.0.2.1/24 dev soak && ip link set soak up || exit 1
