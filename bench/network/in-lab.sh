@@ -49,9 +49,7 @@ run_one() {
     pid=$!
     if [ $vmm = qemu ]; then
         # QEMU made the (multi-queue) TAP: on the switch with it, before the guest pings
-        n=0
-        while [ ! -e /sys/class/net/qtap0 ] && [ $n -lt 300 ]; do usleep 100000; n=$((n + 1)); done
-        { brctl addif nbench qtap0 && ip link set qtap0 up; } || echo "bench: cannot put QEMU's TAP on the switch"
+        qemu_tap_on_switch qtap0 nbench || echo "bench: cannot put QEMU's TAP on the switch"
     fi
     echo "bench: $vmm started"
     tailpid=

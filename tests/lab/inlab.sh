@@ -101,6 +101,14 @@ vmm_threads() {
     done
 }
 
+# qemu_tap_on_switch TAP BRIDGE: waits (up to 30 s) for the TAP QEMU creates itself
+# (-netdev tap,ifname=TAP) and puts it, up, on the switch's bridge; false if it cannot
+qemu_tap_on_switch() {
+    _n=0
+    while [ ! -e /sys/class/net/"$1" ] && [ $_n -lt 300 ]; do usleep 100000; _n=$((_n + 1)); done
+    brctl addif "$2" "$1" && ip link set "$1" up
+}
+
 # wait_line FILE TEXT SECS: true once FILE has a line containing TEXT
 wait_line() {
     for _i in $(seq $(( $3 * 5 ))); do grep -qF -- "$2" "$1" 2>/dev/null && return 0; usleep 200000; done

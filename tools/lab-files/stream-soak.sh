@@ -32,9 +32,10 @@ ip link set \$E up && ip addr add 192.0.2.10/24 dev \$E
 for i in \$(seq 30); do ping -c 1 -W 1 192.0.2.1 > /dev/null 2>&1 && break; done
 dd if=/dev/urandom of=/tmp/seed bs=1048576 count=1 2>/dev/null
 mkfifo /tmp/out /tmp/hold
-[ "${MD5:-0}" = 1 ] && (md5sum < /tmp/out > /tmp/out.sum &)
+[ "${MD5:-0}" = 1 ] && md5sum < /tmp/out > /tmp/out.sum &
 t0=\$(date +%s)
 i=0; while [ \$i -lt $MIB ]; do cat /tmp/seed; i=\$((i + 1)); done | $tap_out timeout 900 nc 192.0.2.1 \$((P + 1))
+wait
 echo "SOAK-G2H sent in \$(( \$(date +%s) - t0 )) s \$(cat /tmp/out.sum 2>/dev/null)"
 t0=\$(date +%s)
 timeout 900 nc 192.0.2.1 \$((P + 2)) 0<>/tmp/hold $sum_in
@@ -65,8 +66,7 @@ while [ $r -le $ROUNDS ]; do
         qemu) (guest_run qemu /tmp/console 2000 /tmp/gr.sh \
                    -netdev tap,id=n0,ifname=qtap0,script=no,downscript=no -device virtio-net-pci,netdev=n0,romfile=
                echo "SOAK-END exit $?" >> /tmp/console) &
-              n=0; while [ ! -e /sys/class/net/qtap0 ] && [ $n -lt 300 ]; do usleep 100000; n=$((n + 1)); done
-              brctl addif soak qtap0 && ip link set qtap0 up ;;
+              qemu_tap_on_switch qtap0 soak || echo "soak: cannot put QEMU's TAP on the switch" ;;
     esac
     t=0
     while ! grep -q "^SOAK-END" /tmp/console 2>/dev/null && [ $t -lt 2000 ]; do
