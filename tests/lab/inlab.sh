@@ -56,10 +56,10 @@ guest_run() {
     guest_initrd "$_script" "$_initrd"
     case $_vmm in
         viridian)
-            timeout "$_secs" "${VIRIDIAN:-viridian}" run --kernel "$GUEST_KERNEL" --initrd "$_initrd" \
+            "${VIRIDIAN:-viridian}" run --kernel "$GUEST_KERNEL" --initrd "$_initrd" \
                 --cmdline "$GUEST_CMDLINE" --memory "$GUEST_MEMORY" --cpus "$GUEST_CPUS" "$@" \
                 > "$_out" 2>&1 < /dev/null &
-            vmm_watch $! $(( _secs + 20 )) "$_out" ;;
+            vmm_watch $! "$_secs" "$_out" ;;
         qemu)
             timeout "$_secs" qemu-system-x86_64 -accel kvm -cpu host -m "$GUEST_MEMORY" -smp "$GUEST_CPUS" \
                 -kernel "$GUEST_KERNEL" -initrd "$_initrd" -append "$GUEST_CMDLINE" \
@@ -74,22 +74,30 @@ guest_run() {
     return $_rc
 }
 
-# vmm_watch PID SECS OUT: waits for the `timeout` process PID and returns its status. A
-# VMM still there SECS seconds on (so it did not end on timeout's SIGTERM) is a FAIL:
-# its threads' kernel stacks and the console's end are printed, then it is killed.
+# vmm_watch PID SECS OUT: waits up to SECS seconds for the VMM PID and returns its
+# status. A guest still running then timed out: where the VMM's threads are (a vCPU
+# halted in KVM_RUN, or a thread waiting in user space) and the lab kernel's last
+# messages are printed, then it gets SIGTERM and the status is 124. A VMM still there 20 s
+# after the SIGTERM is a FAIL: its threads again, the console's end, and it is killed.
 vmm_watch() {
     _n=0
     while kill -0 "$1" 2>/dev/null && [ $_n -lt $(( $2 * 5 )) ]; do usleep 200000; _n=$((_n + 1)); done
+    kill -0 "$1" 2>/dev/null || { wait "$1"; return; }
+    echo "guest timed out after $2 s ($3); the VMM's threads:"
+    vmm_threads "$1"
+    echo "the lab kernel's last messages:"; dmesg | tail -n 5 | sed 's/^/  /'
+    kill -TERM "$1"
+    _n=0
+    while kill -0 "$1" 2>/dev/null && [ $_n -lt 100 ]; do usleep 200000; _n=$((_n + 1)); done
     if kill -0 "$1" 2>/dev/null; then
-        for _c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
-            echo "stuck VMM pid $_c, threads:"
-            vmm_threads "$_c"
-            kill -9 "$_c"
-        done
+        echo "stuck VMM pid $1, threads:"
+        vmm_threads "$1"
+        kill -9 "$1"
         echo "console end:"; tail -n 15 "$3" | sed 's/^/  /'
-        fail vmm-stops-on-sigterm "the VMM ($3) was still running $2 s after it started"
+        fail vmm-stops-on-sigterm "the VMM ($3) was still running 20 s after its SIGTERM"
     fi
     wait "$1"
+    return 124
 }
 
 # vmm_threads PID: each thread of a VMM with its state, the system call it sits in and
