@@ -4,7 +4,10 @@
  * already reset the vCPU - the guest's page tables are walked in guest RAM, which the
  * reset leaves alone: the last RIP, the IDT, and the #PF and #DF handlers the IDT names.
  * An entry found not present where the guest was running says its page tables were
- * overwritten; all present says the fault did not come from them. */
+ * overwritten; all present says the fault did not come from them. The last exit to user
+ * space may be old: a guest streaming over the network exits to Viridian not at all (its
+ * doorbells and interrupts stay in the kernel; in a lab stream the last one was a boot-time
+ * RDMSR), so its RIP says where the guest was then, not at the fault. */
 #ifndef VIRIDIAN_CORE_VCPU_POSTMORTEM_H
 #define VIRIDIAN_CORE_VCPU_POSTMORTEM_H
 

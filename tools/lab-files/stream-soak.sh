@@ -80,6 +80,9 @@ while [ $r -le $ROUNDS ]; do
         : > $T/trace; echo 1 > $T/tracing_on
     fi
     echo "soak: guest console end:"; tail -n 6 /tmp/console | sed 's/^/  /'
-    echo "SOAK round $r $VMM: $(grep -o 'SOAK-[A-Z2]* [a-z]* in [0-9]* s' /tmp/console | tr '\n' ' ') $(grep -o 'SOAK-END.*' /tmp/console) received $(stat -c %s /tmp/recv)"
+    # QEMU ends with status 0 when its guest resets (-no-reboot): a guest that died says
+    # so only by never reaching its script's end
+    grep -q "script exit status 0" /tmp/console && died= || died="GUEST DIED "
+    echo "SOAK round $r $VMM: $died$(grep -o 'SOAK-[A-Z2]* [a-z]* in [0-9]* s' /tmp/console | tr '\n' ' ') $(grep -o 'SOAK-END.*' /tmp/console) received $(stat -c %s /tmp/recv)"
     r=$((r + 1))
 done
