@@ -15,7 +15,12 @@ modprobe tun 2>/dev/null
 modprobe bridge 2>/dev/null
 viridian switch create nbench --type internal > /dev/null || { echo "bench: cannot create the switch"; exit 1; }
 ip addr add 192.0.2.1/24 dev nbench && ip link set nbench up || { echo "bench: no host address"; exit 1; }
-iperf3 -s -D -B 192.0.2.1 || { echo "bench: iperf3 server did not start"; exit 1; }
+# iperf3 serves one test at a time, and a guest that died mid-test (README, "The lab")
+# leaves its test holding the server: every VMM run gets a fresh server.
+iperf3_server() {
+    [ -s /tmp/iperf3.pid ] && kill "$(cat /tmp/iperf3.pid)" 2>/dev/null && usleep 300000
+    iperf3 -s -D -B 192.0.2.1 -I /tmp/iperf3.pid || { echo "bench: iperf3 server did not start"; exit 1; }
+}
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 { echo "SECS=${SECS:-10} PINGS=${PINGS:-300}"; cat /bench/guest.sh; } > /tmp/guest.sh
 
@@ -33,6 +38,7 @@ median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { if (NR) pr
 
 run_one() {
     vmm=$1
+    iperf3_server
     rm -f /tmp/out
     : > /tmp/out
     case $vmm in
