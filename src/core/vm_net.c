@@ -125,6 +125,8 @@ int vm_net_open(struct vm_config *cfg, char *err, size_t errlen)
             step = "put its TAP port in its VLAN";
             ret = tap_set_vlan(&nic->tap, nic->vlan);
             nic->vlan_by_bridge = ret == 0;
+            if (!ret)
+                step = "let the switch's host NIC carry its VLAN", ret = vswitch_carry_vlan(&sw, nic->vlan);
         }
         if (ret) {
             snprintf(err, errlen, "NIC %u (switch %s): cannot %s: %s", i, nic->switch_name, step,

@@ -203,3 +203,10 @@ int rtnl_bridge_port_set_access_vlan(const char *link, uint16_t vid)
     }
     return bridge_vlan(link, RTM_SETLINK, vid, BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED);
 }
+
+int rtnl_bridge_port_add_tagged_vlan(const char *link, uint16_t vid)
+{
+    if (vid < 1 || vid > 4094)
+        return -EINVAL;
+    return bridge_vlan(link, RTM_SETLINK, vid, 0);
+}

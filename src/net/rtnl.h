@@ -20,5 +20,8 @@ int rtnl_link_master(const char *link);
 /* Bridge port LINK carries VLAN VID untagged (pvid + egress untagged) and nothing
  * else: the default VLAN 1 is removed. vid 1..4094. */
 int rtnl_bridge_port_set_access_vlan(const char *link, uint16_t vid);
+/* Bridge port LINK also carries VLAN VID, tagged (a trunk's member); its other VLANs
+ * stay. vid 1..4094. */
+int rtnl_bridge_port_add_tagged_vlan(const char *link, uint16_t vid);
 
 #endif

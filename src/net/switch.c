@@ -350,6 +350,11 @@ static int realize(const struct vswitch *sw, char *err, size_t errlen)
     return ret;
 }
 
+int vswitch_carry_vlan(const struct vswitch *sw, uint16_t vid)
+{
+    return sw->type == VSWITCH_EXTERNAL ? rtnl_bridge_port_add_tagged_vlan(sw->nic, vid) : 0;
+}
+
 int vswitch_create(const struct vswitch *sw, char *err, size_t errlen)
 {
     int ret = vswitch_name_check(sw->name, err, errlen);

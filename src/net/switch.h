@@ -22,6 +22,7 @@
 #define VIRIDIAN_NET_SWITCH_H
 
 #include <net/if.h>
+#include <stdint.h>
 #include <stddef.h>
 
 /* NAME: 1..12 of [A-Za-z0-9_-], so "vs-" + NAME fits in IFNAMSIZ-1. */
@@ -58,5 +59,10 @@ int vswitch_delete(const char *name, char *err, size_t errlen);
 int vswitch_ensure(const char *name, struct vswitch *sw, char *err, size_t errlen);
 /* vswitch_ensure for every definition; returns the first error, tries all. */
 int vswitch_restore_all(char *err, size_t errlen);
+/* A VM port of SW's (VLAN-filtering) bridge has joined VLAN VID: on an external switch
+ * the host NIC then carries VID tagged, as Hyper-V's physical port is a trunk for every
+ * VLAN its VMs use (untagged VMs stay untagged on the wire). A VLAN is not taken off the
+ * NIC when its last VM goes: nothing in the bridge takes its frames then. 0 or -errno. */
+int vswitch_carry_vlan(const struct vswitch *sw, uint16_t vid);
 
 #endif
