@@ -56,25 +56,22 @@ unshare -n sleep 900 & out10=$!
 usleep 300000
 in_out() { nsenter -t $out -n "$@"; }
 in_out10() { nsenter -t $out10 -n "$@"; }
-ip link set ext0p netns $out
-in_out ip link set ext0p address 02:00:00:00:0e:01
-in_out ip link set ext0p up
-in_out ip addr add 198.51.100.97/28 dev ext0p
-in_out ip addr add 198.51.100.113/28 dev ext0p
-in_out ip link add link ext0p name ext0p.10 type vlan id 10
-in_out ip link set ext0p.10 netns $out10
-in_out10 ip link set ext0p.10 address 02:00:00:00:0e:10
-in_out10 ip link set ext0p.10 up
-in_out10 ip addr add 198.51.100.113/28 dev ext0p.10
-ip link set ext1p netns $out
-in_out ip link set ext1p address 02:00:00:00:0e:02
-in_out ip link set ext1p up
-in_out ip addr add 198.51.100.129/28 dev ext1p
-in_out ip link add link ext1p name ext1p.10 type vlan id 10
-in_out ip link set ext1p.10 netns $out10
-in_out10 ip link set ext1p.10 address 02:00:00:00:0e:11
-in_out10 ip link set ext1p.10 up
-in_out10 ip addr add 198.51.100.129/28 dev ext1p.10
+# outside NICP MAC VLAN-MAC ADDR [ADDR...]: the outer end NICP in OUT with MAC and every
+# ADDR, untagged; its VLAN 10 in OUT10 with VLAN-MAC and the first ADDR
+outside() {
+    _p=$1 _mac=$2 _vmac=$3; shift 3
+    ip link set $_p netns $out
+    in_out ip link set $_p address $_mac
+    in_out ip link set $_p up
+    for _a in "$@"; do in_out ip addr add $_a dev $_p; done
+    in_out ip link add link $_p name $_p.10 type vlan id 10
+    in_out ip link set $_p.10 netns $out10
+    in_out10 ip link set $_p.10 address $_vmac
+    in_out10 ip link set $_p.10 up
+    in_out10 ip addr add $1 dev $_p.10
+}
+outside ext0p 02:00:00:00:0e:01 02:00:00:00:0e:10 198.51.100.113/28 198.51.100.97/28
+outside ext1p 02:00:00:00:0e:02 02:00:00:00:0e:11 198.51.100.129/28
 in_out10 ip addr show dev ext0p.10 | grep -q "inet 198.51.100.113/28" &&
     in_out10 ip addr show dev ext1p.10 | grep -q "inet 198.51.100.129/28" \
     || fail network-external/outside "the outside network was not set up: $(in_out ip addr; in_out10 ip addr)"
