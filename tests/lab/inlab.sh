@@ -80,16 +80,12 @@ guest_run() {
 # messages are printed, then it gets SIGTERM and the status is 124. A VMM still there 20 s
 # after the SIGTERM is a FAIL: its threads again, the console's end, and it is killed.
 vmm_watch() {
-    _n=0
-    while kill -0 "$1" 2>/dev/null && [ $_n -lt $(( $2 * 5 )) ]; do usleep 200000; _n=$((_n + 1)); done
-    kill -0 "$1" 2>/dev/null || { wait "$1"; return; }
+    pid_wait "$1" "$2" && { wait "$1"; return; }
     echo "guest timed out after $2 s ($3); the VMM's threads:"
     vmm_threads "$1"
     echo "the lab kernel's last messages:"; dmesg | tail -n 5 | sed 's/^/  /'
     kill -TERM "$1"
-    _n=0
-    while kill -0 "$1" 2>/dev/null && [ $_n -lt 100 ]; do usleep 200000; _n=$((_n + 1)); done
-    if kill -0 "$1" 2>/dev/null; then
+    if ! pid_wait "$1" 20; then
         echo "stuck VMM pid $1, threads:"
         vmm_threads "$1"
         kill -9 "$1"
@@ -98,6 +94,15 @@ vmm_watch() {
     fi
     wait "$1"
     return 124
+}
+
+# pid_wait PID SECS: true once process PID has ended, false if it is still there after SECS
+pid_wait() {
+    _n=0
+    while kill -0 "$1" 2>/dev/null; do
+        [ $_n -ge $(( $2 * 5 )) ] && return 1
+        usleep 200000; _n=$((_n + 1))
+    done
 }
 
 # vmm_threads PID: each thread of a VMM with its state, the system call it sits in and

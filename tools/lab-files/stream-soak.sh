@@ -74,15 +74,15 @@ while [ $r -le $ROUNDS ]; do
         echo "soak $VMM round $r: ${t} s: host received $(stat -c %s /tmp/recv 2>/dev/null) bytes"
     done
     sleep 2
-    if [ "${TRACE:-0}" = 1 ] && ! grep -q "SOAK-END exit 0" /tmp/console; then
+    # QEMU ends with status 0 when its guest resets (-no-reboot): a guest that died says
+    # so only by never reaching its script's end
+    grep -q "script exit status 0" /tmp/console && died= || died="GUEST DIED "
+    if [ "${TRACE:-0}" = 1 ] && [ -n "$died" ]; then
         echo 0 > $T/tracing_on
         echo "soak: the lab kernel's last KVM events:"; tail -n 120 $T/trace | sed 's/^/  /'
         : > $T/trace; echo 1 > $T/tracing_on
     fi
     echo "soak: guest console end:"; tail -n 6 /tmp/console | sed 's/^/  /'
-    # QEMU ends with status 0 when its guest resets (-no-reboot): a guest that died says
-    # so only by never reaching its script's end
-    grep -q "script exit status 0" /tmp/console && died= || died="GUEST DIED "
     echo "SOAK round $r $VMM: $died$(grep -o 'SOAK-[A-Z2]* [a-z]* in [0-9]* s' /tmp/console | tr '\n' ' ') $(grep -o 'SOAK-END.*' /tmp/console) received $(stat -c %s /tmp/recv)"
     r=$((r + 1))
 done
