@@ -26,10 +26,22 @@ iperf_result() {
     } END { if (rate != "") { print "RESULT " n " " rate " Kbit/s"; printf "RESULT %s-bytes %d bytes\n", n, rate * 125 * secs } }' "$2"
 }
 
+# the sender's side, for the guest-to-host phases: its retransmissions and its mean
+# congestion window (over every interval line of every stream), which tell a lossy or
+# a slow-to-acknowledge path from a sender that is simply slow
+iperf_sender() {
+    awk -v n="$1" '
+        $NF == "sender" && (r == "" || /SUM/) { r = $(NF - 1) }
+        $NF ~ /Bytes$/ && !/sender|receiver/ { c = $(NF - 1); if ($NF == "MBytes") c *= 1024; sum += c; k++ }
+        END { if (r != "") print "RESULT " n "-retr " r " retransmissions"
+              if (k) printf "RESULT %s-cwnd %d KBytes\n", n, sum / k }' "$2"
+}
+
 phase g2h start
 timeout $((SECS + 30)) iperf3 -c 192.0.2.1 -t "$SECS" -f k > /tmp/g2h 2>&1
 phase g2h end
 iperf_result g2h /tmp/g2h
+iperf_sender g2h /tmp/g2h
 grep -q receiver /tmp/g2h || tail -n 5 /tmp/g2h
 
 phase h2g start
@@ -43,6 +55,7 @@ phase g2h-p4 start
 timeout $((SECS + 30)) iperf3 -c 192.0.2.1 -t "$SECS" -f k -P 4 > /tmp/g2hp 2>&1
 phase g2h-p4 end
 iperf_result g2h-p4 /tmp/g2hp
+iperf_sender g2h-p4 /tmp/g2hp
 grep -q receiver /tmp/g2hp || tail -n 5 /tmp/g2hp
 
 phase h2g-p4 start

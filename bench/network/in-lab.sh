@@ -95,9 +95,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a 
 for vmm in $VMMS; do
     case $vmm in viridian*) ;; *) continue ;; esac
     sfx=${vmm#viridian}
-    for n in g2h h2g g2h-p4 h2g-p4 rr; do
+    # the sender's retransmissions and mean congestion window (guest.sh) with the rates
+    for n in g2h h2g g2h-p4 h2g-p4 rr g2h-retr g2h-cwnd g2h-p4-retr g2h-p4-cwnd; do
         q=$(med qemu $n) v=$(med $vmm $n)
-        unit=Kbit/s
+        unit=$(awk -v n=$n '$2 == n { print $4; exit }' /tmp/results)
         [ $n = rr ] && unit="us average round trip (ping -A)"
         echo "median $n$sfx qemu $q $vmm $v $unit"
     done
