@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # viridian run with the stock guest, in one lab boot: boot to init with a marker, CPU
 # count and memory size seen by the guest, lazy EOI (the guest uses the enlightened APIC
-# and fewer EOI exits than half its interrupts), the TSC-deadline timer, power-off /
+# and fewer EOI exits than half its interrupts), the TSC-deadline timer, the host
+# processor's name and caches, power-off /
 # reboot / triple-fault exit statuses, one restart on reboot, the guest clock, console to
 # a file, and both kernel formats (the bzImage and the ELF vmlinux unpacked from it).
 # Cost: one lab boot plus eight guest boots (~2 min under TCG).
@@ -37,6 +38,8 @@ echo "FACT $(grep MemTotal /proc/meminfo)"
 echo "FACT clock $(date +%s)"
 echo "FACT apic $(dmesg | grep -o 'Using enlightened APIC.*')"
 echo "FACT clockevent $(cat /sys/devices/system/clockevents/clockevent0/current_device)"
+echo "FACT model $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+echo "FACT caches $(ls -d /sys/devices/system/cpu/cpu0/cache/index* 2>/dev/null | wc -l)"
 exit 7
 G
 start=$(date +%s)
@@ -64,6 +67,12 @@ fi
 ce=$(fact clockevent /tmp/c1)
 [ "$ce" = lapic-deadline ] && pass partition/tsc-deadline-timer \
     || fail partition/tsc-deadline-timer "the guest's clock event device is '$ce'"
+# the host processor's identity (brand string, cache leaves) passes through, as on
+# Hyper-V: the guest names the lab's processor and sees its caches (L1d, L1i, L2, ...)
+model=$(fact model /tmp/c1) caches=$(fact caches /tmp/c1)
+host_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+[ -n "$model" ] && [ "$model" = "$host_model" ] && [ "${caches:-0}" -ge 3 ] && pass partition/host-cpu-identity \
+    || fail partition/host-cpu-identity "guest model '$model' (host '$host_model'), $caches cache levels"
 gclock=$(fact clock /tmp/c1)
 if [ -n "$gclock" ] && [ "$gclock" -ge $((start - 2)) ] && [ "$gclock" -le $((host_now + 2)) ]; then
     pass partition/rtc-host-time; else fail partition/rtc-host-time "guest $gclock, host $start..$host_now"; fi

@@ -1,5 +1,6 @@
 #include "arch/x86/cpuid.h"
 
+#include <cpuid.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,15 +23,47 @@ static void add_tsc_deadline(struct kvm_cpuid2 *c, int kvm_fd)
             c->entries[i].ecx |= CPUID_1_ECX_TSC_DEADLINE;
 }
 
+/* KVM_GET_SUPPORTED_CPUID zeroes or leaves out the leaves that describe the processor
+ * itself rather than what KVM can virtualize: the brand string (0x80000002-4) and,
+ * before Linux 6.6, the L1 cache and TLB leaf (0x80000005); the VMM is to pass the
+ * host's on, as QEMU's -cpu host does and as Hyper-V shows its guests the host's.
+ * Without them a Linux guest names its processor by family ("Hammer") and, on AMD,
+ * finds no caches at all (its cache enumeration starts from the L1 leaf): lscpu and
+ * /sys/devices/system/cpu/cpuN/cache show none. C has room for the appended leaves. */
+static void add_host_identity(struct kvm_cpuid2 *c)
+{
+    uint32_t kvm_max = 0;
+    for (uint32_t i = 0; i < c->nent; i++)
+        if (c->entries[i].function == 0x80000000u)
+            kvm_max = c->entries[i].eax;
+    uint32_t host_max = __get_cpuid_max(0x80000000u, NULL);
+    for (uint32_t leaf = 0x80000002u; leaf <= 0x80000005u && leaf <= kvm_max && leaf <= host_max; leaf++) {
+        struct kvm_cpuid_entry2 *e = NULL;
+        for (uint32_t i = 0; i < c->nent && !e; i++)
+            if (c->entries[i].function == leaf)
+                e = &c->entries[i];
+        if (!e) {
+            e = &c->entries[c->nent++];
+            memset(e, 0, sizeof(*e));
+            e->function = leaf;
+        }
+        if (e->eax | e->ebx | e->ecx | e->edx)
+            continue; /* KVM gave it */
+        __cpuid(leaf, e->eax, e->ebx, e->ecx, e->edx);
+    }
+}
+
 struct kvm_cpuid2 *cpuid_supported(int kvm_fd)
 {
+    enum { HOST_LEAVES = 4 }; /* room for add_host_identity */
     for (unsigned n = 128; n <= 4096; n *= 2) {
-        struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+        struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + (n + HOST_LEAVES) * sizeof(c->entries[0]));
         if (!c)
             return NULL;
         c->nent = n;
         if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
             add_tsc_deadline(c, kvm_fd);
+            add_host_identity(c);
             return c;
         }
         free(c);

@@ -11,7 +11,8 @@
 #define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
 
 /* Returns a malloc'ed table from KVM_GET_SUPPORTED_CPUID, with the TSC-deadline timer
- * where KVM emulates it (KVM_CAP_TSC_DEADLINE_TIMER), or NULL. */
+ * where KVM emulates it (KVM_CAP_TSC_DEADLINE_TIMER) and the host processor's brand
+ * string and L1 cache leaf where KVM gives none, or NULL. */
 struct kvm_cpuid2 *cpuid_supported(int kvm_fd);
 /* A copy of `base` adjusted for vCPU `index` of `count`, with `nleaves` hypervisor
  * leaves; the caller frees it. */
