@@ -23,6 +23,10 @@ static void add_tsc_deadline(struct kvm_cpuid2 *c, int kvm_fd)
             c->entries[i].ecx |= CPUID_1_ECX_TSC_DEADLINE;
 }
 
+/* the host leaves add_host_identity passes on */
+#define HOST_LEAF_FIRST 0x80000002u
+#define HOST_LEAF_LAST 0x80000005u
+
 /* KVM_GET_SUPPORTED_CPUID zeroes or leaves out the leaves that describe the processor
  * itself rather than what KVM can virtualize: the brand string (0x80000002-4) and,
  * before Linux 6.6, the L1 cache and TLB leaf (0x80000005); the VMM is to pass the
@@ -37,7 +41,8 @@ static void add_host_identity(struct kvm_cpuid2 *c)
         if (c->entries[i].function == 0x80000000u)
             kvm_max = c->entries[i].eax;
     uint32_t host_max = __get_cpuid_max(0x80000000u, NULL);
-    for (uint32_t leaf = 0x80000002u; leaf <= 0x80000005u && leaf <= kvm_max && leaf <= host_max; leaf++) {
+    for (uint32_t leaf = HOST_LEAF_FIRST; leaf <= HOST_LEAF_LAST && leaf <= kvm_max && leaf <= host_max;
+         leaf++) {
         struct kvm_cpuid_entry2 *e = NULL;
         for (uint32_t i = 0; i < c->nent && !e; i++)
             if (c->entries[i].function == leaf)
@@ -55,9 +60,9 @@ static void add_host_identity(struct kvm_cpuid2 *c)
 
 struct kvm_cpuid2 *cpuid_supported(int kvm_fd)
 {
-    enum { HOST_LEAVES = 4 }; /* room for add_host_identity */
+    const unsigned host_leaves = HOST_LEAF_LAST - HOST_LEAF_FIRST + 1; /* room for them */
     for (unsigned n = 128; n <= 4096; n *= 2) {
-        struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + (n + HOST_LEAVES) * sizeof(c->entries[0]));
+        struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + (n + host_leaves) * sizeof(c->entries[0]));
         if (!c)
             return NULL;
         c->nent = n;
