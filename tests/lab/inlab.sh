@@ -122,9 +122,15 @@ qemu_tap_on_switch() {
     brctl addif "$2" "$1" && ip link set "$1" up
 }
 
-# wait_line FILE TEXT SECS: true once FILE has a line containing TEXT
+# wait_line FILE TEXT SECS [PID]: true once FILE has a line containing TEXT; false after
+# SECS seconds, or as soon as process PID (the guest's VMM, whose console FILE is) ends
+# without it
 wait_line() {
-    for _i in $(seq $(( $3 * 5 ))); do grep -qF -- "$2" "$1" 2>/dev/null && return 0; usleep 200000; done
+    for _i in $(seq $(( $3 * 5 ))); do
+        grep -qF -- "$2" "$1" 2>/dev/null && return 0
+        [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null && { grep -qF -- "$2" "$1" 2>/dev/null; return; }
+        usleep 200000
+    done
     return 1
 }
 # fact NAME FILE: the value of the guest's last "FACT NAME value" line (serial lines end

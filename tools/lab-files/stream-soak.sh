@@ -2,8 +2,8 @@
 # MIB MiB (default 100) to the lab host over TCP and then MIB MiB back, as fast as it
 # can (busybox nc); ROUNDS boots (default 1) under VMM (viridian, default, or qemu with
 # virtio-net on a TAP in the same bridge: the same workload under another VMM, to tell
-# a VMM's fault from the lab's). MD5=1 has the guest checksum both streams as
-# tests/lab/network.sh does (tee + md5sum). Every 10 s the bytes the host received are
+# a VMM's fault from the lab's). MD5=1 has the guest checksum both streams while
+# they pass (tee + md5sum). Every 10 s the bytes the host received are
 # printed, at each round's end the guest console's tail and a "SOAK round" summary;
 # TRACE=1 also records the lab kernel's KVM events and prints the last ones of a round
 # whose guest died. Viridian runs with VIRIDIAN_POSTMORTEM=1: at a triple fault it walks
