@@ -114,6 +114,15 @@ vmm_threads() {
     done
 }
 
+# vm_stalled NAME CONSOLE: a VM that stopped making progress: its status, every VMM's
+# threads and its console's end are printed, then it is turned off
+vm_stalled() {
+    echo "VM $1's status:"; viridian vm status "$1" 2>&1 | sed 's/^/  /'
+    for _p in $(pidof viridian); do echo "VMM pid $_p:"; vmm_threads "$_p"; done
+    echo "$1's console end:"; tail -n 20 "$2" | sed 's/^/  /'
+    viridian vm turn-off "$1" > /dev/null 2>&1
+}
+
 # qemu_tap_on_switch TAP BRIDGE: waits (up to 30 s) for the TAP QEMU creates itself
 # (-netdev tap,ifname=TAP) and puts it, up, on the switch's bridge; false if it cannot
 qemu_tap_on_switch() {

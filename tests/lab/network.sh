@@ -118,12 +118,8 @@ status_a=$(wait_line /tmp/ca "FACT mac0" 240 && viridian vm status vma)
 (tail -n +1 -f /tmp/ca 2>/dev/null | while read -r l; do case $l in FACT*) echo "network: A $l ($(( $(date +%s) - t0 )) s)" ;; esac; done) &
 # B joins once A has reached the host (two guests booting at once are slow to boot)
 if ! wait_line /tmp/ca "FACT host-done" 120 $pa; then
-    # A never got there: what the VMM and the guest were doing, then A off
-    echo "network: A did not reach the host; A's status:"
-    viridian vm status vma | sed 's/^/  /'
-    for p in $(pidof viridian); do echo "VMM pid $p:"; vmm_threads $p; done
-    echo "A's console end:"; tail -n 20 /tmp/ca | sed 's/^/  /'
-    viridian vm turn-off vma > /dev/null
+    echo "network: A did not reach the host"
+    vm_stalled vma /tmp/ca
     a_gone=1
 fi
 # shellcheck disable=SC2046
